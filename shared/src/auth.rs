@@ -1,0 +1,204 @@
+//! Who is calling and what they may touch: the bearer token (hashed before it is looked up, never
+//! stored or logged raw), the token record's expiry and revocation, the three permissions, and the
+//! tenant scope every read and write is confined to.
+
+use std::collections::BTreeSet;
+
+use lambda_http::http::header::AUTHORIZATION;
+use lambda_http::http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::domain::{TenantId, Timestamp, UserId};
+use crate::error::ApiError;
+use crate::store::Store;
+
+/// What an endpoint requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// List and search.
+    List,
+    /// One user's presence.
+    Detail,
+    /// Forced offline.
+    Offline,
+}
+
+impl Permission {
+    pub fn name(self) -> &'static str {
+        match self {
+            Permission::List => "message:center:online:list",
+            Permission::Detail => "message:center:online:detail",
+            Permission::Offline => "message:center:offline",
+        }
+    }
+}
+
+/// The SHA-256 of a token, in lower-case hex: the only form in which a token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn of(token: &str) -> Self {
+        TokenHash(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    /// A hash read back from the store.
+    pub fn from_stored(hex: String) -> Self {
+        TokenHash(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A token as the identity service issued it, keyed by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub full_name: String,
+    pub avatar: Option<String>,
+    pub permissions: BTreeSet<String>,
+    /// A platform operator, who may act across tenants.
+    pub platform: bool,
+    /// `None`: does not expire.
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// Usable at `now`: neither expired nor revoked.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// The tenants a request may see and touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantScope {
+    /// Every tenant: a platform caller that did not narrow.
+    All,
+    Tenant(TenantId),
+}
+
+impl TenantScope {
+    pub fn contains(self, tenant: TenantId) -> bool {
+        match self {
+            TenantScope::All => true,
+            TenantScope::Tenant(own) => own == tenant,
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub full_name: String,
+    pub avatar: Option<String>,
+    pub permissions: BTreeSet<String>,
+    pub platform: bool,
+}
+
+impl Caller {
+    /// 403 unless the caller holds `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.permissions.contains(permission.name()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "This call needs the permission {}.",
+                permission.name()
+            )))
+        }
+    }
+
+    /// The scope of a request that asked for `requested` (the `tenantId` parameter): a platform
+    /// caller gets what it asked for (every tenant by default); anyone else gets their own tenant,
+    /// and asking for another is 403.
+    pub fn scope(&self, requested: Option<TenantId>) -> Result<TenantScope, ApiError> {
+        match (self.platform, requested) {
+            (true, None) => Ok(TenantScope::All),
+            (true, Some(tenant)) => Ok(TenantScope::Tenant(tenant)),
+            (false, Some(tenant)) if tenant != self.tenant_id => Err(ApiError::forbidden_field(
+                "tenantId",
+                "You may only see your own tenant; leave tenantId out or set it to your own.",
+            )),
+            (false, _) => Ok(TenantScope::Tenant(self.tenant_id)),
+        }
+    }
+}
+
+/// Longest token accepted; anything longer is malformed.
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// The token of an `Authorization: Bearer <token>` header, checked against RFC 6750's syntax.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("A bearer token is required: send Authorization: Bearer <token>.")
+    })?;
+    let malformed = || ApiError::unauthorized("The Authorization header must be `Bearer <token>`.");
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("Bearer") || !is_token_syntax(token) {
+        return Err(malformed());
+    }
+    Ok(token)
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+pub fn is_token_syntax(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && token.len() <= MAX_TOKEN_LEN
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// Looks `token` up by its hash and checks it is live at `now`.
+pub async fn authenticate_token(
+    store: &dyn Store,
+    token: &str,
+    now: Timestamp,
+) -> Result<Caller, ApiError> {
+    if !is_token_syntax(token) {
+        return Err(ApiError::unauthorized("The token is malformed."));
+    }
+    let record = store
+        .token(&TokenHash::of(token))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("The token is not known."))?;
+    if record.revoked_at.is_some() {
+        return Err(ApiError::unauthorized("The token has been revoked."));
+    }
+    if !record.is_live(now) {
+        return Err(ApiError::unauthorized("The token has expired."));
+    }
+    Ok(Caller {
+        user_id: record.user_id,
+        tenant_id: record.tenant_id,
+        full_name: record.full_name,
+        avatar: record.avatar,
+        permissions: record.permissions,
+        platform: record.platform,
+    })
+}
+
+/// A request's caller and scope, checked: the one door every HTTP handler goes through, so none
+/// can forget the token, the permission or the tenant.
+pub async fn authorize(
+    store: &dyn Store,
+    headers: &HeaderMap,
+    permission: Permission,
+    requested_tenant: Option<TenantId>,
+) -> Result<(Caller, TenantScope), ApiError> {
+    let caller = authenticate_token(store, bearer_token(headers)?, Timestamp::now()).await?;
+    caller.require(permission)?;
+    let scope = caller.scope(requested_tenant)?;
+    Ok((caller, scope))
+}

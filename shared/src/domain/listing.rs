@@ -1,0 +1,184 @@
+//! A typed session listing (filters, order, page, view) and the one function that applies it to
+//! a set of candidate sessions, so both stores answer a listing identically.
+
+use super::order::compare;
+use super::{Filter, InfoScope, OrderBy, OrderSort, Paging, Session, TenantId};
+
+/// A parsed list or search request. Search semantics are already folded into the filters by the
+/// parser (a string `EQUAL` became `MATCH`), so stores never need to know which endpoint asked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionQuery {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    pub order_by: OrderBy,
+    pub order_sort: OrderSort,
+    pub paging: Paging,
+    pub info_scope: InfoScope,
+    /// The tenant a platform caller narrowed to; checked against the caller by auth.
+    pub tenant_id: Option<TenantId>,
+}
+
+impl SessionQuery {
+    pub fn matches(&self, session: &Session) -> bool {
+        self.filters.iter().all(|f| f.matches(session))
+    }
+}
+
+/// One page of a listing and the count of every match.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionPage {
+    pub total: u64,
+    pub sessions: Vec<Session>,
+}
+
+/// Filters `candidates`, sorts the matches and cuts the requested page. Keeps only what the page
+/// needs in order (a bounded selection, not a full sort), so a deep page of a large tenant costs
+/// memory for one page-end of sessions, not the whole tenant.
+pub fn select_page(
+    candidates: impl IntoIterator<Item = Session>,
+    query: &SessionQuery,
+) -> SessionPage {
+    let order = |a: &Session, b: &Session| compare(a, b, query.order_by, query.order_sort);
+    let end = query.paging.end();
+    let mut total = 0u64;
+    let mut kept: Vec<Session> = Vec::new();
+    for session in candidates.into_iter().filter(|s| query.matches(s)) {
+        total += 1;
+        kept.push(session);
+        // Once twice the page end is held, drop everything past the page end.
+        if kept.len() >= end.saturating_mul(2).max(64) {
+            kept.sort_unstable_by(order);
+            kept.truncate(end);
+        }
+    }
+    kept.sort_unstable_by(order);
+    kept.truncate(end);
+    let sessions = kept.into_iter().skip(query.paging.offset()).collect();
+    SessionPage { total, sessions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{FilterKey, FilterOp, FilterValue, SessionId, Timestamp, UserId};
+
+    fn session(n: i64, name: &str, offline: Option<i64>) -> Session {
+        Session {
+            id: SessionId::new_at(Timestamp::from_secs(1_700_000_000 + n)),
+            tenant_id: TenantId(1),
+            user_id: UserId(100 + n % 3),
+            full_name: name.into(),
+            avatar: None,
+            user_agent: None,
+            device_id: None,
+            remote_address: None,
+            connection_id: format!("c{n}"),
+            online_date: Timestamp::from_secs(1_700_000_000 + n),
+            offline_date: offline.map(Timestamp::from_secs),
+            last_seen_date: Timestamp::from_secs(1_700_000_000 + n),
+            offline_reason: None,
+        }
+    }
+
+    fn names(page: &SessionPage) -> Vec<&str> {
+        page.sessions.iter().map(|s| s.full_name.as_str()).collect()
+    }
+
+    #[test]
+    fn newest_first_by_default_and_pages_cut_after_filtering() {
+        let all: Vec<Session> = (0..25)
+            .map(|n| session(n, &format!("u{n}"), None))
+            .collect();
+        let mut query = SessionQuery {
+            paging: Paging {
+                page_no: 2,
+                page_size: 10,
+            },
+            ..Default::default()
+        };
+        let page = select_page(all.clone(), &query);
+        assert_eq!(page.total, 25);
+        assert_eq!(
+            names(&page),
+            (5..15).rev().map(|n| format!("u{n}")).collect::<Vec<_>>()
+        );
+
+        query.paging = Paging {
+            page_no: 4,
+            page_size: 10,
+        };
+        let past_the_end = select_page(all.clone(), &query);
+        assert_eq!((past_the_end.total, past_the_end.sessions.len()), (25, 0));
+
+        query.paging = Paging::default();
+        query.filters = vec![Filter {
+            key: FilterKey::UserId,
+            op: FilterOp::Equal,
+            values: vec![FilterValue::Int64(100)],
+        }];
+        assert_eq!(select_page(all, &query).total, 9);
+    }
+
+    #[test]
+    fn nulls_sort_smallest_and_ties_break_on_id() {
+        let all = vec![
+            session(1, "b", Some(1_800_000_000)),
+            session(2, "B", None),
+            session(3, "a", None),
+            session(4, "b", None),
+        ];
+        let query = SessionQuery {
+            order_by: OrderBy::OfflineDate,
+            order_sort: OrderSort::Asc,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&select_page(all.clone(), &query)),
+            ["B", "a", "b", "b"]
+        );
+        let query = SessionQuery {
+            order_by: OrderBy::FullName,
+            order_sort: OrderSort::Asc,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&select_page(all.clone(), &query)),
+            ["a", "B", "b", "b"]
+        );
+        let by_name_desc = select_page(
+            all,
+            &SessionQuery {
+                order_by: OrderBy::FullName,
+                ..Default::default()
+            },
+        );
+        // Equal names: the newer id first when descending.
+        assert_eq!(by_name_desc.sessions[0].connection_id, "c4");
+        assert_eq!(by_name_desc.sessions[1].connection_id, "c1");
+    }
+
+    #[test]
+    fn bounded_selection_equals_a_full_sort() {
+        let all: Vec<Session> = (0..500)
+            .map(|n| session((n * 7919) % 500, &format!("u{}", n % 37), None))
+            .collect();
+        for page_no in [1, 3, 17] {
+            let query = SessionQuery {
+                order_by: OrderBy::FullName,
+                paging: Paging {
+                    page_no,
+                    page_size: 7,
+                },
+                ..Default::default()
+            };
+            let mut sorted = all.clone();
+            sorted.sort_by(|a, b| compare(a, b, query.order_by, query.order_sort));
+            let expected: Vec<_> = sorted
+                .into_iter()
+                .skip(query.paging.offset())
+                .take(7)
+                .collect();
+            assert_eq!(select_page(all.clone(), &query).sessions, expected);
+        }
+    }
+}

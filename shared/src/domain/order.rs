@@ -1,0 +1,120 @@
+//! Ordering and paging of session lists: the sort fields callers may use, ties broken on `id`,
+//! null as the smallest value, and the page cut.
+
+use std::cmp::Ordering;
+
+use super::{FilterKey, Session};
+
+/// A field a list may be sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderBy {
+    #[default]
+    Id,
+    UserId,
+    FullName,
+    OnlineDate,
+    OfflineDate,
+}
+
+impl OrderBy {
+    pub const ALL: [OrderBy; 5] = [
+        OrderBy::Id,
+        OrderBy::UserId,
+        OrderBy::FullName,
+        OrderBy::OnlineDate,
+        OrderBy::OfflineDate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        self.key().name()
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        OrderBy::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    fn key(self) -> FilterKey {
+        match self {
+            OrderBy::Id => FilterKey::Id,
+            OrderBy::UserId => FilterKey::UserId,
+            OrderBy::FullName => FilterKey::FullName,
+            OrderBy::OnlineDate => FilterKey::OnlineDate,
+            OrderBy::OfflineDate => FilterKey::OfflineDate,
+        }
+    }
+}
+
+/// Sort direction; newest first by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderSort {
+    Asc,
+    #[default]
+    Desc,
+}
+
+impl OrderSort {
+    /// `ASC`/`DESC`, in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("ASC") {
+            Some(OrderSort::Asc)
+        } else if text.eq_ignore_ascii_case("DESC") {
+            Some(OrderSort::Desc)
+        } else {
+            None
+        }
+    }
+}
+
+/// The order of two sessions for `by` and `sort`: on the field (null smallest; names without
+/// regard to case first, then exactly), then on `id`; `DESC` reverses the whole order.
+pub fn compare(a: &Session, b: &Session, by: OrderBy, sort: OrderSort) -> Ordering {
+    let on_field = match by {
+        OrderBy::Id => Ordering::Equal,
+        OrderBy::UserId => a.user_id.cmp(&b.user_id),
+        OrderBy::FullName => a
+            .full_name
+            .to_lowercase()
+            .cmp(&b.full_name.to_lowercase())
+            .then_with(|| a.full_name.cmp(&b.full_name)),
+        OrderBy::OnlineDate => a.online_date.cmp(&b.online_date),
+        // `Option` orders `None` first: null is the smallest value.
+        OrderBy::OfflineDate => a.offline_date.cmp(&b.offline_date),
+    };
+    let ascending = on_field.then_with(|| a.id.cmp(&b.id));
+    match sort {
+        OrderSort::Asc => ascending,
+        OrderSort::Desc => ascending.reverse(),
+    }
+}
+
+/// Which page to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// 1-based.
+    pub page_no: u32,
+    pub page_size: u32,
+}
+
+impl Paging {
+    pub const MAX_PAGE_NO: u32 = 100_000;
+    pub const MAX_PAGE_SIZE: u32 = 2_000;
+
+    /// How many matches come before this page.
+    pub fn offset(self) -> usize {
+        (self.page_no as usize - 1) * self.page_size as usize
+    }
+
+    /// How many matches must be seen, from the first, to fill this page.
+    pub fn end(self) -> usize {
+        self.offset() + self.page_size as usize
+    }
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging {
+            page_no: 1,
+            page_size: 10,
+        }
+    }
+}

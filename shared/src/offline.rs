@@ -1,0 +1,116 @@
+//! The forced-offline request body: who to log out (`USER` ids or whole `TENANT`s) and whether to
+//! tell their clients first, with a field-named 400 for anything the contract does not allow.
+
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::query::parse_positive_id;
+
+/// Ids one request may target.
+pub const MAX_TARGET_IDS: usize = 10_000;
+
+/// What the ids name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveObjectType {
+    User,
+    Tenant,
+}
+
+/// A parsed forced-offline request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflineRequest {
+    /// Push a `FORCED_OFFLINE` notice before closing each connection.
+    pub broadcast: bool,
+    pub object_type: ReceiveObjectType,
+    /// Distinct, in the order first given.
+    pub ids: Vec<i64>,
+}
+
+/// Parses the body. Unknown fields are ignored; `receiveObjectType` is read without regard to case.
+pub fn parse_offline_request(body: &[u8]) -> Result<OfflineRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "body",
+            "A JSON body is required: {\"receiveObjectType\": \"USER\", \"receiveObjectIds\": [\"1001\"]}",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", format!("The body is not valid JSON: {e}.")))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::invalid("body", "The body must be a JSON object."));
+    };
+
+    let broadcast = match fields.get("broadcast") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "broadcast",
+                "broadcast must be true or false.",
+            ))
+        }
+    };
+
+    let object_type = match fields.get("receiveObjectType") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                "receiveObjectType",
+                "receiveObjectType is required: USER or TENANT.",
+            ))
+        }
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("USER") => ReceiveObjectType::User,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("TENANT") => ReceiveObjectType::Tenant,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "receiveObjectType",
+                "receiveObjectType must be USER or TENANT.",
+            ))
+        }
+    };
+
+    let field = "receiveObjectIds";
+    let given = match fields.get(field) {
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                field,
+                "receiveObjectIds is required: a list of 1 to 10000 ids.",
+            ))
+        }
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                field,
+                "receiveObjectIds must be a list of ids (numbers or numeric strings).",
+            ))
+        }
+    };
+    if given.is_empty() || given.len() > MAX_TARGET_IDS {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "receiveObjectIds lists {} ids; give 1 to {MAX_TARGET_IDS}.",
+                given.len()
+            ),
+        ));
+    }
+    let mut ids = Vec::with_capacity(given.len());
+    let mut seen = std::collections::HashSet::with_capacity(given.len());
+    for (index, item) in given.iter().enumerate() {
+        let id = match item {
+            Value::Number(n) => n.as_i64().filter(|n| *n > 0),
+            Value::String(s) => parse_positive_id(s),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            ApiError::invalid(field, format!("receiveObjectIds[{index}] is not a positive int64 (a number or a string of digits)."))
+        })?;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    Ok(OfflineRequest {
+        broadcast,
+        object_type,
+        ids,
+    })
+}

@@ -1,0 +1,936 @@
+//! The DynamoDB store. Key design and access patterns are in the [module docs](super); this file
+//! turns them into calls. Caller input reaches DynamoDB only as expression attribute values;
+//! attribute names are this file's constants.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+
+use super::schema::{index, TableNames};
+use super::{SessionCounts, Store, UserRef};
+use crate::auth::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::{
+    select_page, FilterKey, FilterOp, FilterValue, OfflineReason, Session, SessionId, SessionPage,
+    SessionQuery, TenantId, Timestamp, UserId,
+};
+use crate::error::StoreError;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Requests one operation keeps in flight at once (per-user queries of a forced offline).
+const CONCURRENCY: usize = 16;
+/// Actions in one TransactWriteItems call (DynamoDB allows 100; one is the counter).
+const TRANSACTION_SESSIONS: usize = 99;
+/// Shards of the sparse cleanup indexes, so no index partition takes every write.
+const SHARDS: u32 = 4;
+/// Error codes that mean "throttled": retried by the SDK, then answered as 503.
+const THROTTLE_CODES: [&str; 4] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ThrottlingError",
+];
+
+/// Sessions and tokens in DynamoDB.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        DynamoStore { client, tables }
+    }
+
+    /// A client from the normal AWS configuration (region, credentials, retries: standard mode,
+    /// which retries throttling with backoff), pointed at `DYNAMODB_ENDPOINT` when that is set
+    /// (a local DynamoDB-protocol server); tables from `SESSIONS_TABLE` and `TOKENS_TABLE`.
+    pub async fn from_env() -> Self {
+        let config = aws_config::load_from_env().await;
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
+        if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
+            builder = builder.endpoint_url(endpoint);
+        }
+        DynamoStore::new(Client::from_conf(builder.build()), TableNames::from_env())
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    /// Every item a query yields, across pages.
+    async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn query_sessions(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&self.tables.sessions)
+    }
+
+    fn query_tokens(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&self.tables.tokens)
+    }
+
+    /// The tenants that have (or had) sessions: the counter items' sort keys.
+    async fn tenants(&self) -> Result<Vec<(TenantId, SessionCounts)>, StoreError> {
+        let items = self
+            .query_all(
+                self.query_sessions()
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", "pk")
+                    .expression_attribute_values(":pk", s(COUNTERS_PK))
+                    .consistent_read(true),
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| Ok((TenantId(read_n(item, "tenantId")?), counts_from(item)?)))
+            .collect()
+    }
+
+    /// A tenant's sessions, from the online index when the query only wants online ones.
+    async fn tenant_sessions(
+        &self,
+        tenant: TenantId,
+        online_only: bool,
+    ) -> Result<Vec<Session>, StoreError> {
+        let query = if online_only {
+            self.query_sessions()
+                .index_name(index::ONLINE_BY_TENANT)
+                .key_condition_expression("#t = :t")
+                .expression_attribute_names("#t", "onlineTenant")
+                .expression_attribute_values(":t", n(tenant.get()))
+        } else {
+            self.query_sessions()
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#sk", "sk")
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
+        };
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(session_from)
+            .collect()
+    }
+
+    async fn get(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// The session a connection rides on, read consistently.
+    async fn connection_session(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
+        let Some(connection) = self
+            .get(&self.tables.sessions, connection_key(connection_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tenant = TenantId(read_n(&connection, "tenantId")?);
+        let id = read_session_id(&connection, "sessionId")?;
+        match self
+            .get(&self.tables.sessions, session_key(tenant, id))
+            .await?
+        {
+            Some(item) => session_from(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a transaction; `Ok(false)` when a condition failed (nothing was written). Retries a
+    /// transaction conflict (another transaction on the same items) a few times.
+    async fn transact(&self, actions: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(true),
+                Err(error) => error,
+            };
+            let reasons: Vec<String> = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code().map(str::to_owned))
+                    .collect(),
+                _ => return Err(sdk_error("TransactWriteItems", error)),
+            };
+            if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
+                return Ok(false);
+            }
+            if reasons.iter().any(|code| {
+                THROTTLE_CODES
+                    .iter()
+                    .any(|t| code.starts_with(t.trim_end_matches("Exception")))
+            }) {
+                return Err(StoreError::Throttled(format!(
+                    "TransactWriteItems: {reasons:?}"
+                )));
+            }
+            attempt += 1;
+            if attempt >= 4 {
+                return Err(StoreError::Failure(format!(
+                    "TransactWriteItems cancelled: {reasons:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        }
+    }
+
+    /// Ends `sessions` (all of one tenant, all online when read) in transactions of up to 99 with
+    /// the counter; a chunk whose condition fails (someone ended one meanwhile) is redone one
+    /// session at a time, so each session is counted once, by whoever ended it.
+    async fn end_sessions(
+        &self,
+        tenant: TenantId,
+        sessions: Vec<Session>,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut ended = Vec::with_capacity(sessions.len());
+        for chunk in sessions.chunks(TRANSACTION_SESSIONS) {
+            let mut actions = chunk
+                .iter()
+                .map(|s| self.end_action(s, at, reason))
+                .collect::<Result<Vec<_>, _>>()?;
+            actions.push(self.count_action(tenant, 0, -(chunk.len() as i64))?);
+            if self.transact(actions).await? {
+                ended.extend(chunk.iter().map(|s| s.clone().ended(at, reason)));
+                continue;
+            }
+            for session in chunk {
+                let actions = vec![
+                    self.end_action(session, at, reason)?,
+                    self.count_action(tenant, 0, -1)?,
+                ];
+                if self.transact(actions).await? {
+                    ended.push(session.clone().ended(at, reason));
+                }
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Ends one session if it is still online, moving it from the online indexes to the ended one.
+    fn end_action(
+        &self,
+        session: &Session,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.tables.sessions)
+            .set_key(Some(session_key(session.tenant_id, session.id)))
+            .update_expression(
+                "SET #off = :at, #reason = :reason, #ended = :shard REMOVE #ot, #ou, #os",
+            )
+            .condition_expression("attribute_exists(#ot)")
+            .expression_attribute_names("#off", "offlineDate")
+            .expression_attribute_names("#reason", "offlineReason")
+            .expression_attribute_names("#ended", "endedShard")
+            .expression_attribute_names("#ot", "onlineTenant")
+            .expression_attribute_names("#ou", "onlineUser")
+            .expression_attribute_names("#os", "onlineShard")
+            .expression_attribute_values(":at", n(at.millis()))
+            .expression_attribute_values(":reason", s(reason.as_str()))
+            .expression_attribute_values(":shard", s(shard_of(session.id)))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Adds to a tenant's counters (creating them at zero).
+    fn count_action(
+        &self,
+        tenant: TenantId,
+        sessions: i64,
+        online: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.tables.sessions)
+            .set_key(Some(counter_key(tenant)))
+            .update_expression("SET #tenant = :tenant ADD #sessions :sessions, #online :online")
+            .expression_attribute_names("#tenant", "tenantId")
+            .expression_attribute_names("#sessions", "sessions")
+            .expression_attribute_names("#online", "online")
+            .expression_attribute_values(":tenant", n(tenant.get()))
+            .expression_attribute_values(":sessions", n(sessions))
+            .expression_attribute_values(":online", n(online))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The tenant a user belongs to, from its newest session or else any token.
+    async fn user_tenant(&self, user_id: UserId) -> Result<Option<TenantId>, StoreError> {
+        for query in [
+            self.query_sessions().index_name(index::SESSIONS_BY_USER),
+            self.query_tokens().index_name(index::TOKENS_BY_USER),
+        ] {
+            let output = query
+                .key_condition_expression("#u = :u")
+                .expression_attribute_names("#u", "userId")
+                .expression_attribute_values(":u", n(user_id.get()))
+                .limit(1)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            if let Some(item) = output.items().first() {
+                return read_n(item, "tenantId").map(|t| Some(TenantId(t)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A user's online sessions in its tenant.
+    async fn online_sessions_of(&self, user: UserRef) -> Result<Vec<Session>, StoreError> {
+        let items = self
+            .query_all(
+                self.query_sessions()
+                    .index_name(index::ONLINE_BY_USER)
+                    .key_condition_expression("#u = :u")
+                    .expression_attribute_names("#u", "onlineUser")
+                    .expression_attribute_values(":u", n(user.user_id.get())),
+            )
+            .await?;
+        let sessions = items
+            .iter()
+            .map(session_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.tenant_id == user.tenant_id)
+            .collect())
+    }
+
+    async fn revoke_tokens_of(&self, user: UserRef, at: Timestamp) -> Result<u64, StoreError> {
+        let items = self
+            .query_all(
+                self.query_tokens()
+                    .index_name(index::TOKENS_BY_USER)
+                    .key_condition_expression("#u = :u")
+                    .expression_attribute_names("#u", "userId")
+                    .expression_attribute_values(":u", n(user.user_id.get())),
+            )
+            .await?;
+        let mut revoked = 0;
+        for token in items.iter().map(token_from) {
+            let token = token?;
+            if token.tenant_id != user.tenant_id || token.revoked_at.is_some() {
+                continue;
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.tables.tokens)
+                .key("tokenHash", s(token.hash.as_str()))
+                .update_expression("SET #revoked = :at")
+                .condition_expression("attribute_exists(#hash) AND attribute_not_exists(#revoked)")
+                .expression_attribute_names("#revoked", "revokedAt")
+                .expression_attribute_names("#hash", "tokenHash")
+                .expression_attribute_values(":at", n(at.millis()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => revoked += 1,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_error("UpdateItem", e)),
+            }
+        }
+        Ok(revoked)
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.tokens)
+            .set_item(Some(token_item(token)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        let key = HashMap::from([("tokenHash".to_owned(), s(hash.as_str()))]);
+        self.get(&self.tables.tokens, key)
+            .await?
+            .as_ref()
+            .map(token_from)
+            .transpose()
+    }
+
+    async fn revoke_user_tokens(
+        &self,
+        users: &[UserRef],
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let counts: Vec<u64> = futures::stream::iter(users.iter().copied())
+            .map(|user| self.revoke_tokens_of(user, at))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(counts.into_iter().sum())
+    }
+
+    async fn open_session(&self, session: &Session) -> Result<bool, StoreError> {
+        let online = i64::from(session.online());
+        let actions = vec![
+            self.put_new(session_item(session))?,
+            self.put_new(connection_item(session))?,
+            self.count_action(session.tenant_id, 1, online)?,
+        ];
+        self.transact(actions).await
+    }
+
+    async fn close_connection(
+        &self,
+        connection_id: &str,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self
+            .connection_session(connection_id)
+            .await?
+            .filter(Session::online)
+        else {
+            return Ok(None);
+        };
+        let tenant = session.tenant_id;
+        Ok(self
+            .end_sessions(tenant, vec![session], at, reason)
+            .await?
+            .pop())
+    }
+
+    async fn touch_connection(
+        &self,
+        connection_id: &str,
+        at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self
+            .connection_session(connection_id)
+            .await?
+            .filter(Session::online)
+        else {
+            return Ok(None);
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .set_key(Some(session_key(session.tenant_id, session.id)))
+            .update_expression("SET #seen = :at")
+            .condition_expression("attribute_exists(#ot) AND #seen <= :at")
+            .expression_attribute_names("#seen", "lastSeenDate")
+            .expression_attribute_names("#ot", "onlineTenant")
+            .expression_attribute_values(":at", n(at.millis()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.as_ref().map(session_from).transpose(),
+            // Ended meanwhile, or a later heartbeat already landed: the session stands as it is.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(self
+                    .connection_session(connection_id)
+                    .await?
+                    .filter(Session::online))
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    async fn list_sessions(
+        &self,
+        scope: TenantScope,
+        query: &SessionQuery,
+    ) -> Result<SessionPage, StoreError> {
+        let tenants = match scope {
+            TenantScope::Tenant(tenant) => vec![tenant],
+            TenantScope::All => self
+                .tenants()
+                .await?
+                .into_iter()
+                .map(|(tenant, _)| tenant)
+                .collect(),
+        };
+        let online_only = wants_online_only(query);
+        let per_tenant: Vec<Vec<Session>> = futures::stream::iter(tenants)
+            .map(|tenant| self.tenant_sessions(tenant, online_only))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(select_page(per_tenant.into_iter().flatten(), query))
+    }
+
+    async fn user_sessions(
+        &self,
+        scope: TenantScope,
+        user_id: UserId,
+        ended_limit: usize,
+    ) -> Result<Vec<Session>, StoreError> {
+        let newest = async {
+            // Newest first, one page more than the limit, enough to hold `ended_limit` ended ones
+            // unless the user has many online sessions (those come from the online index anyway).
+            let output = self
+                .query_sessions()
+                .index_name(index::SESSIONS_BY_USER)
+                .key_condition_expression("#u = :u")
+                .expression_attribute_names("#u", "userId")
+                .expression_attribute_values(":u", n(user_id.get()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(ended_limit + 1).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            output
+                .items()
+                .iter()
+                .map(session_from)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let online = async {
+            let items = self
+                .query_all(
+                    self.query_sessions()
+                        .index_name(index::ONLINE_BY_USER)
+                        .key_condition_expression("#u = :u")
+                        .expression_attribute_names("#u", "onlineUser")
+                        .expression_attribute_values(":u", n(user_id.get())),
+                )
+                .await?;
+            items
+                .iter()
+                .map(session_from)
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (newest, online) = futures::try_join!(newest, online)?;
+        let by_id: BTreeMap<SessionId, Session> = online
+            .into_iter()
+            .chain(newest)
+            .filter(|s| scope.contains(s.tenant_id))
+            .map(|s| (s.id, s))
+            .collect();
+        let mut ended = 0;
+        Ok(by_id
+            .into_values()
+            .rev()
+            .filter(|s| {
+                s.online() || {
+                    ended += 1;
+                    ended <= ended_limit
+                }
+            })
+            .collect())
+    }
+
+    async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError> {
+        match scope {
+            TenantScope::Tenant(tenant) => {
+                match self.get(&self.tables.sessions, counter_key(tenant)).await? {
+                    Some(item) => counts_from(&item),
+                    None => Ok(SessionCounts::default()),
+                }
+            }
+            TenantScope::All => Ok(self.tenants().await?.into_iter().fold(
+                SessionCounts::default(),
+                |sum, (_, c)| SessionCounts {
+                    sessions: sum.sessions + c.sessions,
+                    online: sum.online + c.online,
+                },
+            )),
+        }
+    }
+
+    async fn find_users(
+        &self,
+        scope: TenantScope,
+        user_ids: &[UserId],
+    ) -> Result<Vec<UserRef>, StoreError> {
+        let found: Vec<Option<UserRef>> = futures::stream::iter(user_ids.iter().copied())
+            .map(|user_id| async move {
+                let tenant = self.user_tenant(user_id).await?;
+                Ok::<_, StoreError>(
+                    tenant
+                        .filter(|t| scope.contains(*t))
+                        .map(|tenant_id| UserRef { user_id, tenant_id }),
+                )
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
+
+    async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError> {
+        let with_tokens = self.query_all(
+            self.query_tokens()
+                .index_name(index::TOKENS_BY_TENANT)
+                .key_condition_expression("#t = :t")
+                .projection_expression("#u")
+                .expression_attribute_names("#t", "tenantId")
+                .expression_attribute_names("#u", "userId")
+                .expression_attribute_values(":t", n(tenant.get())),
+        );
+        let online = self.query_all(
+            self.query_sessions()
+                .index_name(index::ONLINE_BY_TENANT)
+                .key_condition_expression("#t = :t")
+                .projection_expression("#u")
+                .expression_attribute_names("#t", "onlineTenant")
+                .expression_attribute_names("#u", "userId")
+                .expression_attribute_values(":t", n(tenant.get())),
+        );
+        let (with_tokens, online) = futures::try_join!(with_tokens, online)?;
+        let users = with_tokens
+            .iter()
+            .chain(&online)
+            .map(|item| {
+                read_n(item, "userId").map(|u| UserRef {
+                    user_id: UserId(u),
+                    tenant_id: tenant,
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(users.into_iter().collect())
+    }
+
+    async fn end_user_sessions(
+        &self,
+        users: &[UserRef],
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let online: Vec<Vec<Session>> = futures::stream::iter(users.iter().copied())
+            .map(|user| self.online_sessions_of(user))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut by_tenant: BTreeMap<TenantId, Vec<Session>> = BTreeMap::new();
+        for session in online.into_iter().flatten() {
+            by_tenant
+                .entry(session.tenant_id)
+                .or_default()
+                .push(session);
+        }
+        let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant)
+            .map(|(tenant, sessions)| self.end_sessions(tenant, sessions, at, reason))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(ended.into_iter().flatten().collect())
+    }
+}
+
+/// Whether the query keeps only online sessions, so the online index holds every candidate.
+fn wants_online_only(query: &SessionQuery) -> bool {
+    query.filters.iter().any(|f| {
+        f.key == FilterKey::Online
+            && match f.op {
+                FilterOp::Equal | FilterOp::In => {
+                    f.values.iter().all(|v| *v == FilterValue::Bool(true))
+                }
+                FilterOp::NotEqual | FilterOp::NotIn => {
+                    f.values.iter().all(|v| *v == FilterValue::Bool(false))
+                }
+                _ => false,
+            }
+    })
+}
+
+// ---- errors ----
+
+fn sdk_error<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let throttled = error
+        .code()
+        .is_some_and(|code| THROTTLE_CODES.contains(&code));
+    let detail = format!("{operation}: {}", DisplayErrorContext(&error));
+    if throttled {
+        StoreError::Throttled(detail)
+    } else {
+        StoreError::Failure(detail)
+    }
+}
+
+fn build_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Failure(format!("request did not build: {error}"))
+}
+
+// ---- keys ----
+
+const COUNTERS_PK: &str = "COUNT";
+const SESSION_SK_PREFIX: &str = "S#";
+
+fn tenant_pk(tenant: TenantId) -> String {
+    format!("T#{tenant}")
+}
+
+fn session_key(tenant: TenantId, id: SessionId) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(tenant_pk(tenant))),
+        ("sk".to_owned(), s(format!("{SESSION_SK_PREFIX}{id}"))),
+    ])
+}
+
+fn connection_key(connection_id: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(format!("C#{connection_id}"))),
+        ("sk".to_owned(), s("C")),
+    ])
+}
+
+fn counter_key(tenant: TenantId) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(COUNTERS_PK)),
+        ("sk".to_owned(), s(tenant_pk(tenant))),
+    ])
+}
+
+/// A session's cleanup-index shard, from its id's random bits.
+fn shard_of(id: SessionId) -> String {
+    (id.0.random() % u128::from(SHARDS)).to_string()
+}
+
+// ---- items ----
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn put_opt(item: &mut Item, name: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        item.insert(name.to_owned(), s(value));
+    }
+}
+
+fn session_item(session: &Session) -> Item {
+    let mut item = session_key(session.tenant_id, session.id);
+    item.insert("id".into(), s(session.id.to_string()));
+    item.insert("tenantId".into(), n(session.tenant_id.get()));
+    item.insert("userId".into(), n(session.user_id.get()));
+    item.insert("fullName".into(), s(&session.full_name));
+    put_opt(&mut item, "avatar", session.avatar.as_deref());
+    put_opt(&mut item, "userAgent", session.user_agent.as_deref());
+    put_opt(&mut item, "deviceId", session.device_id.as_deref());
+    put_opt(
+        &mut item,
+        "remoteAddress",
+        session.remote_address.as_deref(),
+    );
+    item.insert("connectionId".into(), s(&session.connection_id));
+    item.insert("onlineDate".into(), n(session.online_date.millis()));
+    item.insert("lastSeenDate".into(), n(session.last_seen_date.millis()));
+    match (session.offline_date, session.offline_reason) {
+        (Some(offline), reason) => {
+            item.insert("offlineDate".into(), n(offline.millis()));
+            put_opt(
+                &mut item,
+                "offlineReason",
+                reason.map(OfflineReason::as_str),
+            );
+            item.insert("endedShard".into(), s(shard_of(session.id)));
+        }
+        (None, _) => {
+            item.insert("onlineTenant".into(), n(session.tenant_id.get()));
+            item.insert("onlineUser".into(), n(session.user_id.get()));
+            item.insert("onlineShard".into(), s(shard_of(session.id)));
+        }
+    }
+    item
+}
+
+fn connection_item(session: &Session) -> Item {
+    let mut item = connection_key(&session.connection_id);
+    item.insert("tenantId".into(), n(session.tenant_id.get()));
+    item.insert("sessionId".into(), s(session.id.to_string()));
+    item
+}
+
+fn token_item(token: &TokenRecord) -> Item {
+    let mut item = HashMap::from([
+        ("tokenHash".to_owned(), s(token.hash.as_str())),
+        ("userId".to_owned(), n(token.user_id.get())),
+        ("tenantId".to_owned(), n(token.tenant_id.get())),
+        ("fullName".to_owned(), s(&token.full_name)),
+        (
+            "permissions".to_owned(),
+            AttributeValue::L(token.permissions.iter().map(s).collect()),
+        ),
+        ("platform".to_owned(), AttributeValue::Bool(token.platform)),
+    ]);
+    put_opt(&mut item, "avatar", token.avatar.as_deref());
+    if let Some(expires) = token.expires_at {
+        item.insert("expiresAt".into(), n(expires.millis()));
+        item.insert(
+            "expiryShard".into(),
+            s((u32::from(token.hash.as_str().as_bytes()[0]) % SHARDS).to_string()),
+        );
+        item.insert(
+            super::schema::TOKENS_TTL_ATTRIBUTE.into(),
+            n(expires.secs()),
+        );
+    }
+    if let Some(revoked) = token.revoked_at {
+        item.insert("revokedAt".into(), n(revoked.millis()));
+    }
+    item
+}
+
+fn corrupt(name: &str) -> StoreError {
+    StoreError::Failure(format!("stored item has a missing or malformed `{name}`"))
+}
+
+fn read_s(item: &Item, name: &str) -> Result<String, StoreError> {
+    opt_s(item, name)?.ok_or_else(|| corrupt(name))
+}
+
+fn opt_s(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(corrupt(name)),
+    }
+}
+
+fn read_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    opt_n(item, name)?.ok_or_else(|| corrupt(name))
+}
+
+fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::N(value)) => value.parse().map(Some).map_err(|_| corrupt(name)),
+        Some(_) => Err(corrupt(name)),
+    }
+}
+
+fn read_session_id(item: &Item, name: &str) -> Result<SessionId, StoreError> {
+    read_s(item, name)?.parse().map_err(|_| corrupt(name))
+}
+
+fn session_from(item: &Item) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: read_session_id(item, "id")?,
+        tenant_id: TenantId(read_n(item, "tenantId")?),
+        user_id: UserId(read_n(item, "userId")?),
+        full_name: read_s(item, "fullName")?,
+        avatar: opt_s(item, "avatar")?,
+        user_agent: opt_s(item, "userAgent")?,
+        device_id: opt_s(item, "deviceId")?,
+        remote_address: opt_s(item, "remoteAddress")?,
+        connection_id: read_s(item, "connectionId")?,
+        online_date: Timestamp::from_millis(read_n(item, "onlineDate")?),
+        offline_date: opt_n(item, "offlineDate")?.map(Timestamp::from_millis),
+        last_seen_date: Timestamp::from_millis(read_n(item, "lastSeenDate")?),
+        offline_reason: match opt_s(item, "offlineReason")? {
+            None => None,
+            Some(text) => {
+                Some(OfflineReason::parse(&text).ok_or_else(|| corrupt("offlineReason"))?)
+            }
+        },
+    })
+}
+
+fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
+    let permissions = match item.get("permissions") {
+        None => BTreeSet::new(),
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|v| v.as_s().cloned().map_err(|_| corrupt("permissions")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(corrupt("permissions")),
+    };
+    Ok(TokenRecord {
+        hash: TokenHash::from_stored(read_s(item, "tokenHash")?),
+        user_id: UserId(read_n(item, "userId")?),
+        tenant_id: TenantId(read_n(item, "tenantId")?),
+        full_name: read_s(item, "fullName")?,
+        avatar: opt_s(item, "avatar")?,
+        permissions,
+        platform: matches!(item.get("platform"), Some(AttributeValue::Bool(true))),
+        expires_at: opt_n(item, "expiresAt")?.map(Timestamp::from_millis),
+        revoked_at: opt_n(item, "revokedAt")?.map(Timestamp::from_millis),
+    })
+}
+
+fn counts_from(item: &Item) -> Result<SessionCounts, StoreError> {
+    let count = |name| opt_n(item, name).map(|v| v.unwrap_or(0).max(0) as u64);
+    Ok(SessionCounts {
+        sessions: count("sessions")?,
+        online: count("online")?,
+    })
+}

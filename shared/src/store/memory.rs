@@ -1,0 +1,259 @@
+//! The embedded store: all state in one process's memory, for the local API and tests. It keeps no
+//! counters or indexes of its own: it derives them from the sessions under one lock, which is
+//! exactly right and fast enough for a local run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{SessionCounts, Store, UserRef};
+use crate::auth::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::{
+    select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp,
+    UserId,
+};
+use crate::error::StoreError;
+
+#[derive(Default)]
+struct State {
+    /// Ordered by id, so "newest first" is a reverse walk.
+    sessions: BTreeMap<SessionId, Session>,
+    /// Connection id → session id; kept after the session ends, like the DynamoDB tombstone.
+    connections: HashMap<String, SessionId>,
+    tokens: HashMap<TokenHash, TokenRecord>,
+}
+
+/// State in memory, behind one mutex.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-written (every change is one
+        // insert), so a poisoned lock is still safe to use.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn ended_here(
+    state: &mut State,
+    id: SessionId,
+    at: Timestamp,
+    reason: OfflineReason,
+) -> Option<Session> {
+    let session = state.sessions.get_mut(&id)?;
+    if !session.online() {
+        return None;
+    }
+    *session = session.clone().ended(at, reason);
+    Some(session.clone())
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.state()
+            .tokens
+            .insert(token.hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self.state().tokens.get(hash).cloned())
+    }
+
+    async fn revoke_user_tokens(
+        &self,
+        users: &[UserRef],
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let users: BTreeSet<&UserRef> = users.iter().collect();
+        let mut revoked = 0;
+        for token in self.state().tokens.values_mut() {
+            let owner = UserRef {
+                user_id: token.user_id,
+                tenant_id: token.tenant_id,
+            };
+            if token.revoked_at.is_none() && users.contains(&owner) {
+                token.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn open_session(&self, session: &Session) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.connections.contains_key(&session.connection_id)
+            || state.sessions.contains_key(&session.id)
+        {
+            return Ok(false);
+        }
+        state
+            .connections
+            .insert(session.connection_id.clone(), session.id);
+        state.sessions.insert(session.id, session.clone());
+        Ok(true)
+    }
+
+    async fn close_connection(
+        &self,
+        connection_id: &str,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut state = self.state();
+        let Some(&id) = state.connections.get(connection_id) else {
+            return Ok(None);
+        };
+        Ok(ended_here(&mut state, id, at, reason))
+    }
+
+    async fn touch_connection(
+        &self,
+        connection_id: &str,
+        at: Timestamp,
+    ) -> Result<Option<Session>, StoreError> {
+        let mut state = self.state();
+        let Some(&id) = state.connections.get(connection_id) else {
+            return Ok(None);
+        };
+        Ok(state
+            .sessions
+            .get_mut(&id)
+            .filter(|s| s.online())
+            .map(|session| {
+                session.last_seen_date = session.last_seen_date.max(at);
+                session.clone()
+            }))
+    }
+
+    async fn list_sessions(
+        &self,
+        scope: TenantScope,
+        query: &SessionQuery,
+    ) -> Result<SessionPage, StoreError> {
+        let state = self.state();
+        let in_scope = state
+            .sessions
+            .values()
+            .filter(|s| scope.contains(s.tenant_id))
+            .cloned();
+        Ok(select_page(in_scope, query))
+    }
+
+    async fn user_sessions(
+        &self,
+        scope: TenantScope,
+        user_id: UserId,
+        ended_limit: usize,
+    ) -> Result<Vec<Session>, StoreError> {
+        let state = self.state();
+        let mut ended = 0;
+        Ok(state
+            .sessions
+            .values()
+            .rev()
+            .filter(|s| s.user_id == user_id && scope.contains(s.tenant_id))
+            .filter(|s| {
+                s.online() || {
+                    ended += 1;
+                    ended <= ended_limit
+                }
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError> {
+        let state = self.state();
+        let mut counts = SessionCounts::default();
+        for session in state
+            .sessions
+            .values()
+            .filter(|s| scope.contains(s.tenant_id))
+        {
+            counts.sessions += 1;
+            counts.online += u64::from(session.online());
+        }
+        Ok(counts)
+    }
+
+    async fn find_users(
+        &self,
+        scope: TenantScope,
+        user_ids: &[UserId],
+    ) -> Result<Vec<UserRef>, StoreError> {
+        let wanted: BTreeSet<UserId> = user_ids.iter().copied().collect();
+        let state = self.state();
+        let from_sessions = state.sessions.values().map(|s| UserRef {
+            user_id: s.user_id,
+            tenant_id: s.tenant_id,
+        });
+        let from_tokens = state.tokens.values().map(|t| UserRef {
+            user_id: t.user_id,
+            tenant_id: t.tenant_id,
+        });
+        let found: BTreeSet<UserRef> = from_sessions
+            .chain(from_tokens)
+            .filter(|u| wanted.contains(&u.user_id) && scope.contains(u.tenant_id))
+            .collect();
+        Ok(found.into_iter().collect())
+    }
+
+    async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError> {
+        let state = self.state();
+        let online = state
+            .sessions
+            .values()
+            .filter(|s| s.online())
+            .map(|s| UserRef {
+                user_id: s.user_id,
+                tenant_id: s.tenant_id,
+            });
+        let with_tokens = state.tokens.values().map(|t| UserRef {
+            user_id: t.user_id,
+            tenant_id: t.tenant_id,
+        });
+        let found: BTreeSet<UserRef> = online
+            .chain(with_tokens)
+            .filter(|u| u.tenant_id == tenant)
+            .collect();
+        Ok(found.into_iter().collect())
+    }
+
+    async fn end_user_sessions(
+        &self,
+        users: &[UserRef],
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let users: BTreeSet<&UserRef> = users.iter().collect();
+        let mut state = self.state();
+        let targets: Vec<SessionId> = state
+            .sessions
+            .values()
+            .filter(|s| {
+                s.online()
+                    && users.contains(&UserRef {
+                        user_id: s.user_id,
+                        tenant_id: s.tenant_id,
+                    })
+            })
+            .map(|s| s.id)
+            .collect();
+        Ok(targets
+            .into_iter()
+            .filter_map(|id| ended_here(&mut state, id, at, reason))
+            .collect())
+    }
+}

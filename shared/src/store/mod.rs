@@ -1,0 +1,165 @@
+//! Where the service keeps its state: one [`Store`] trait for what the handlers need, with
+//! [`DynamoStore`] for AWS and [`MemoryStore`] for the one-process local run. Both answer listings
+//! through [`crate::domain::select_page`], so filters, order and paging mean the same everywhere.
+//!
+//! # Data model (DynamoDB)
+//!
+//! Two tables, named by `SESSIONS_TABLE` and `TOKENS_TABLE`; [`schema`] defines them once, for
+//! the test bootstrap and the local API, and `template.yaml` mirrors it.
+//!
+//! Sessions table, key `pk` / `sk` (strings):
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | session | `T#<tenantId>` | `S#<sessionId>` | sparse GSI keys below while online |
+//! | connection | `C#<connectionId>` | `C` | → tenant and session; kept after the end as a tombstone |
+//! | tenant counter | `COUNT` | `T#<tenantId>` | `sessions`, `online`: changed in the same transaction as the session |
+//!
+//! | GSI | pk | sk | holds |
+//! |---|---|---|---|
+//! | `byUser` | `userId` (N) | `id` | every session |
+//! | `onlineByTenant` | `onlineTenant` (N) | `id` | online sessions only (attribute removed at the end) |
+//! | `onlineByUser` | `onlineUser` (N) | `id` | online sessions only |
+//! | `staleByShard` | `onlineShard` (S) | `lastSeen` (N) | online sessions, by last heartbeat, in 4 shards |
+//! | `endedByShard` | `endedShard` (S) | `offlineAt` (N) | ended sessions, by end time, in 4 shards |
+//!
+//! Tokens table, key `tokenHash` (the SHA-256 hex; the raw token is never stored), TTL on `ttl`:
+//!
+//! | GSI | pk | sk | holds |
+//! |---|---|---|---|
+//! | `byUser` | `userId` (N) | `tokenHash` | every token of a user |
+//! | `byTenant` | `tenantId` (N) | `tokenHash` | every token of a tenant |
+//! | `expiryByShard` | `expiryShard` (S) | `expiresAt` (N) | tokens that expire, in 4 shards |
+//!
+//! # Access patterns
+//!
+//! | pattern | served by | cost |
+//! |---|---|---|
+//! | a tenant's sessions, newest first | Query `pk = T#t`, `sk` descending | items read |
+//! | a tenant's online sessions | Query `onlineByTenant` | online items read |
+//! | every tenant (platform caller) | Query `pk = COUNT` for the tenants, then each tenant | sum of the above |
+//! | sessions narrowed by `id`/`onlineDate` bounds | `sk` between bounds (ids are ULIDs: time-ordered) | items in range |
+//! | counts for `total` | GetItem / Query of counter items | 1 item per tenant |
+//! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
+//! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
+//! | open a session | TransactWriteItems: session, connection, counter | 3 writes |
+//! | end a session | TransactWriteItems conditioned on still online: session, counter | 2 writes |
+//! | stale sessions (cleanup) | Query `staleByShard` with `lastSeen < cutoff` per shard | stale items read |
+//! | old ended sessions (cleanup) | Query `endedByShard` with `offlineAt < cutoff` per shard | old items read |
+//! | token by hash (every request) | GetItem `tokenHash` | 1 item |
+//! | a user's / tenant's tokens (revocation) | Query `byUser` / `byTenant` | tokens of the user / tenant |
+//! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
+//!
+//! The list above reads a tenant's whole candidate range and then selects the page in memory; the
+//! counters exist so that the common unfiltered listing can be served from a page-sized read.
+
+pub mod dynamo;
+pub mod memory;
+pub mod schema;
+
+use async_trait::async_trait;
+
+pub use dynamo::DynamoStore;
+pub use memory::MemoryStore;
+
+use crate::auth::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::{
+    OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
+};
+use crate::error::StoreError;
+
+/// A user and the tenant it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserRef {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+}
+
+/// Session counts kept by the writes that change sessions, never by a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionCounts {
+    /// Every stored session, online or ended.
+    pub sessions: u64,
+    pub online: u64,
+}
+
+/// What the service needs from storage. Every read that serves a caller takes a [`TenantScope`],
+/// so tenant isolation is decided in one place, by the store, never by each handler.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- tokens ----
+
+    /// Stores (or replaces) a token record, as the identity service would.
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    /// The token with this hash, live or not.
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Marks every unrevoked token of these users as revoked at `at`; returns how many this call
+    /// revoked (a second call revokes none).
+    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp)
+        -> Result<u64, StoreError>;
+
+    // ---- sessions ----
+
+    /// Records a new online session and its connection. `false`, with nothing written, when the
+    /// connection id is already known (a repeated or late `$connect`).
+    async fn open_session(&self, session: &Session) -> Result<bool, StoreError>;
+
+    /// Ends the online session riding on `connection_id`; `None` when the connection is unknown
+    /// or its session already ended.
+    async fn close_connection(
+        &self,
+        connection_id: &str,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Moves the last-seen time of the online session on `connection_id` to `at`; `None` when the
+    /// connection is unknown or its session ended.
+    async fn touch_connection(
+        &self,
+        connection_id: &str,
+        at: Timestamp,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// One page of the sessions in `scope` that match `query`, and the count of all matches.
+    async fn list_sessions(
+        &self,
+        scope: TenantScope,
+        query: &SessionQuery,
+    ) -> Result<SessionPage, StoreError>;
+
+    /// One user's sessions in `scope`, newest first: every online one and the newest
+    /// `ended_limit` ended ones. Empty when the user has none in scope.
+    async fn user_sessions(
+        &self,
+        scope: TenantScope,
+        user_id: UserId,
+        ended_limit: usize,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// The session counts in `scope`.
+    async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError>;
+
+    // ---- forced offline ----
+
+    /// Which of `user_ids` exist in `scope` (have a session or a token there), with their tenant.
+    async fn find_users(
+        &self,
+        scope: TenantScope,
+        user_ids: &[UserId],
+    ) -> Result<Vec<UserRef>, StoreError>;
+
+    /// The users of `tenant` with a token or an online session there.
+    async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError>;
+
+    /// Ends every online session of these users at `at` for `reason`; returns the sessions this
+    /// call ended (a session ended meanwhile by someone else is not returned).
+    async fn end_user_sessions(
+        &self,
+        users: &[UserRef],
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError>;
+}

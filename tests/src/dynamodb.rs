@@ -1,0 +1,102 @@
+//! The DynamoDB side of the tests: a moto server on 127.0.0.1 and a client for it.
+//!
+//! `DYNAMODB_ENDPOINT` names a server already running (`.ci/run` and `infra/scripts/test.sh`
+//! start one). Without it, the first test to ask starts `moto_server` itself on a free port and a
+//! watchdog stops it when the test process exits. If neither works, the test fails: a missing
+//! server is never a skipped test.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::Client;
+use message_center::store::schema::{create_tables, TableNames};
+use message_center::store::DynamoStore;
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+static WATCHDOG: OnceLock<std::sync::Mutex<std::process::Child>> = OnceLock::new();
+
+/// The endpoint of a running DynamoDB-protocol server; panics with what to do when there is none.
+pub fn endpoint() -> &'static str {
+    ENDPOINT.get_or_init(|| {
+        let endpoint = match std::env::var("DYNAMODB_ENDPOINT") {
+            Ok(endpoint) => endpoint,
+            Err(_) => start_moto(),
+        };
+        let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+        let address: SocketAddr = address
+            .parse()
+            .unwrap_or_else(|_| panic!("DYNAMODB_ENDPOINT {endpoint} is not http://host:port"));
+        wait_until_listening(address, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("no DynamoDB-protocol server answers at {endpoint}"));
+        endpoint
+    })
+}
+
+/// Starts `moto_server` (from `MOTO_SERVER`, else PATH) on a free loopback port, tied to this
+/// process's life by a shell watchdog.
+fn start_moto() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let moto = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let watchdog = format!(
+        "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 1; done; kill $server 2>/dev/null",
+        parent = std::process::id()
+    );
+    let watchdog = Command::new("sh")
+        .args(["-c", &watchdog])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {moto}: {e}"));
+    // Held for the process's life: the watchdog ends with the server, after this process.
+    let _ = WATCHDOG.set(std::sync::Mutex::new(watchdog));
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    if wait_until_listening(address, Duration::from_secs(60)).is_none() {
+        panic!(
+            "moto_server did not start on {address}. Install it with `pip install 'moto[server]'` \
+             (infra/scripts/test.sh does), or set DYNAMODB_ENDPOINT to a running DynamoDB-protocol server."
+        );
+    }
+    format!("http://{address}")
+}
+
+fn wait_until_listening(address: SocketAddr, patience: Duration) -> Option<()> {
+    let started = Instant::now();
+    while started.elapsed() < patience {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Some(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// A client for the test server with dummy credentials and a fixed region: it never looks for
+/// AWS configuration, so it never probes the instance-metadata address.
+pub fn client() -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint())
+        .build();
+    Client::from_conf(config)
+}
+
+/// A store on tables of its own (a fresh, unique prefix), so tests run in parallel untouched.
+pub async fn fresh_store() -> DynamoStore {
+    let client = client();
+    let names = TableNames::with_prefix(&format!(
+        "t{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    ));
+    create_tables(&client, &names)
+        .await
+        .expect("tables are created on the test server");
+    DynamoStore::new(client, names)
+}

@@ -1,0 +1,76 @@
+//! Test data: sessions and tokens built in one line each, with the invariants the service keeps
+//! (a session's id is time-ordered by its start; tokens are stored by hash).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use message_center::auth::{Permission, TokenHash, TokenRecord};
+use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
+
+/// 2026-11-28 10:00:00 UTC: the tests' "now".
+pub const NOW_SECS: i64 = 1_795_860_000;
+
+pub fn at(seconds_from_now: i64) -> Timestamp {
+    Timestamp::from_secs(NOW_SECS + seconds_from_now)
+}
+
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+
+/// An online session of `user` in `tenant`, started at `started`, with a unique connection id.
+pub fn online(tenant: i64, user: i64, name: &str, started: Timestamp) -> Session {
+    Session {
+        id: SessionId::new_at(started),
+        tenant_id: TenantId(tenant),
+        user_id: UserId(user),
+        full_name: name.to_owned(),
+        avatar: None,
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
+        device_id: Some(format!("device-{user}")),
+        remote_address: Some("203.0.113.7".into()),
+        connection_id: format!(
+            "conn-{}-{}",
+            CONNECTIONS.fetch_add(1, Ordering::Relaxed),
+            ulid::Ulid::new()
+        ),
+        online_date: started,
+        offline_date: None,
+        last_seen_date: started,
+        offline_reason: None,
+    }
+}
+
+/// A session that started at `started` and ended `lasted` seconds later for `reason`.
+pub fn ended(
+    tenant: i64,
+    user: i64,
+    name: &str,
+    started: Timestamp,
+    lasted: i64,
+    reason: OfflineReason,
+) -> Session {
+    online(tenant, user, name, started).ended(started.plus_secs(lasted), reason)
+}
+
+/// A token record for `token` (stored by hash), with the given permissions.
+pub fn token(
+    token: &str,
+    tenant: i64,
+    user: i64,
+    permissions: &[Permission],
+    platform: bool,
+) -> TokenRecord {
+    TokenRecord {
+        hash: TokenHash::of(token),
+        user_id: UserId(user),
+        tenant_id: TenantId(tenant),
+        full_name: format!("User {user}"),
+        avatar: None,
+        permissions: permissions
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect::<BTreeSet<_>>(),
+        platform,
+        expires_at: None,
+        revoked_at: None,
+    }
+}

@@ -1,0 +1,541 @@
+//! One conformance suite for the `Store` trait, run against both stores: the embedded
+//! `MemoryStore` and `DynamoStore` on a real DynamoDB-protocol server (moto). Each case is written
+//! once, against `&dyn Store`; the macro at the bottom instantiates every case for each store, so
+//! the test names (`memory::…`, `dynamodb::…`) show that both ran.
+
+use message_center::auth::{Permission, TenantScope, TokenHash};
+use message_center::domain::{select_page, OfflineReason, Session, SessionId, TenantId, UserId};
+use message_center::query::{parse_session_query, ListMode};
+use message_center::store::{SessionCounts, Store, UserRef};
+use message_center_tests::fixtures::{at, ended, online, token};
+
+fn user(tenant: i64, user: i64) -> UserRef {
+    UserRef {
+        user_id: UserId(user),
+        tenant_id: TenantId(tenant),
+    }
+}
+
+fn ids(sessions: &[Session]) -> Vec<SessionId> {
+    sessions.iter().map(|s| s.id).collect()
+}
+
+async fn open_all(store: &dyn Store, sessions: &[Session]) {
+    for session in sessions {
+        assert!(
+            store.open_session(session).await.unwrap(),
+            "session {} opened",
+            session.id
+        );
+    }
+}
+
+async fn counts(store: &dyn Store, scope: TenantScope) -> (u64, u64) {
+    let SessionCounts { sessions, online } = store.session_counts(scope).await.unwrap();
+    (sessions, online)
+}
+
+pub async fn tokens_round_trip(store: &dyn Store) {
+    let mut record = token("secret-a", 1, 1001, &[Permission::List], false);
+    store.put_token(&record).await.unwrap();
+    assert_eq!(
+        store.token(&TokenHash::of("secret-a")).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(store.token(&TokenHash::of("secret-b")).await.unwrap(), None);
+
+    record.permissions.clear();
+    record.platform = true;
+    record.avatar = Some("https://example.com/a.png".into());
+    record.expires_at = Some(at(3600));
+    store.put_token(&record).await.unwrap();
+    assert_eq!(
+        store.token(&record.hash).await.unwrap(),
+        Some(record),
+        "put replaces, empty permissions survive"
+    );
+}
+
+pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: &dyn Store) {
+    for (secret, tenant, user) in [
+        ("a1", 1, 1001),
+        ("a2", 1, 1001),
+        ("b", 1, 1002),
+        ("c", 2, 2001),
+    ] {
+        store
+            .put_token(&token(secret, tenant, user, &[], false))
+            .await
+            .unwrap();
+    }
+    let revoked = store
+        .revoke_user_tokens(&[user(1, 1001), user(2, 2001)], at(0))
+        .await
+        .unwrap();
+    assert_eq!(revoked, 3);
+    for (secret, is_revoked) in [("a1", true), ("a2", true), ("b", false), ("c", true)] {
+        let record = store.token(&TokenHash::of(secret)).await.unwrap().unwrap();
+        assert_eq!(record.revoked_at.is_some(), is_revoked, "token {secret}");
+    }
+    assert_eq!(
+        store
+            .revoke_user_tokens(&[user(1, 1001), user(2, 2001)], at(5))
+            .await
+            .unwrap(),
+        0,
+        "idempotent"
+    );
+    let first = store.token(&TokenHash::of("a1")).await.unwrap().unwrap();
+    assert_eq!(
+        first.revoked_at,
+        Some(at(0)),
+        "a second revocation keeps the first time"
+    );
+    // A user id under the wrong tenant revokes nothing.
+    assert_eq!(
+        store
+            .revoke_user_tokens(&[user(2, 1002)], at(0))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+pub async fn opening_a_session_records_it_once(store: &dyn Store) {
+    let session = online(1, 1001, "Ada Lovelace", at(-60));
+    assert!(store.open_session(&session).await.unwrap());
+    let mut again = online(1, 1001, "Ada Lovelace", at(-30));
+    again.connection_id = session.connection_id.clone();
+    assert!(
+        !store.open_session(&again).await.unwrap(),
+        "a known connection id is refused"
+    );
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(1))).await,
+        (1, 1)
+    );
+
+    let listed = store
+        .list_sessions(TenantScope::Tenant(TenantId(1)), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(
+        listed.sessions,
+        vec![session],
+        "every field survives the round trip"
+    );
+}
+
+pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
+    let first = online(1, 1001, "Ada", at(-60));
+    let second = online(1, 1001, "Ada", at(-30));
+    open_all(store, &[first.clone(), second.clone()]).await;
+
+    let closed = store
+        .close_connection(&first.connection_id, at(0), OfflineReason::Disconnected)
+        .await
+        .unwrap();
+    let closed = closed.expect("the online session is ended");
+    assert_eq!(
+        (closed.id, closed.offline_date, closed.offline_reason),
+        (first.id, Some(at(0)), Some(OfflineReason::Disconnected))
+    );
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(1))).await,
+        (2, 1),
+        "the other device stays online"
+    );
+
+    assert_eq!(
+        store
+            .close_connection(&first.connection_id, at(5), OfflineReason::Stale)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .close_connection("never-seen", at(5), OfflineReason::Disconnected)
+            .await
+            .unwrap(),
+        None
+    );
+    let sessions = store
+        .user_sessions(TenantScope::All, UserId(1001), 50)
+        .await
+        .unwrap();
+    let stored = sessions.iter().find(|s| s.id == first.id).unwrap();
+    assert_eq!(
+        (stored.offline_date, stored.offline_reason),
+        (Some(at(0)), Some(OfflineReason::Disconnected)),
+        "first end stands"
+    );
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(1))).await,
+        (2, 1)
+    );
+}
+
+pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store) {
+    let session = online(1, 1001, "Ada", at(-60));
+    open_all(store, std::slice::from_ref(&session)).await;
+    let touched = store
+        .touch_connection(&session.connection_id, at(-10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.last_seen_date, at(-10));
+    assert_eq!(touched.id, session.id);
+    assert_eq!(
+        store.touch_connection("never-seen", at(0)).await.unwrap(),
+        None
+    );
+    store
+        .close_connection(&session.connection_id, at(0), OfflineReason::Disconnected)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .touch_connection(&session.connection_id, at(1))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Two tenants, a mix of online and ended sessions, names in several cases, null fields.
+fn dataset() -> Vec<Session> {
+    let names = [
+        "Ada Lovelace",
+        "ada byron",
+        "Grace Hopper",
+        "Alan Turing",
+        "Édith Piaf",
+        "grace kelly",
+    ];
+    let mut sessions = Vec::new();
+    for n in 0..36i64 {
+        let tenant = 1 + n % 2;
+        let user = tenant * 1000 + n % 7;
+        let name = names[(n % 6) as usize];
+        let started = at(-3600 * (n % 9) - 60 * n);
+        let mut session = if n % 3 == 0 {
+            ended(
+                tenant,
+                user,
+                name,
+                started,
+                30 + n,
+                [
+                    OfflineReason::Disconnected,
+                    OfflineReason::Forced,
+                    OfflineReason::Stale,
+                ][(n % 4 % 3) as usize],
+            )
+        } else {
+            online(tenant, user, name, started)
+        };
+        if n % 5 == 0 {
+            session.device_id = None;
+            session.user_agent = None;
+        }
+        if n % 4 == 1 {
+            session.remote_address = Some(format!("198.51.100.{n}"));
+        }
+        sessions.push(session);
+    }
+    sessions
+}
+
+pub async fn listings_match_the_model_for_every_scope_and_query(store: &dyn Store) {
+    let data = dataset();
+    open_all(store, &data).await;
+    let queries = [
+        (ListMode::List, ""),
+        (ListMode::List, "pageSize=5&pageNo=2"),
+        (ListMode::List, "pageNo=100"),
+        (ListMode::List, "online=true"),
+        (ListMode::List, "online=false&orderBy=offlineDate&orderSort=ASC"),
+        (ListMode::List, "filters[0].key=online&filters[0].op=NOT_EQUAL&filters[0].value=false&orderBy=onlineDate"),
+        (ListMode::List, "fullName=ada%20byron"),
+        (ListMode::Search, "fullName=ADA"),
+        (ListMode::List, "fullTextSearch=true&fullName=grace"),
+        (ListMode::List, "filters[0].key=fullName&filters[0].op=MATCH_END&filters[0].value=gr&orderBy=fullName&orderSort=ASC&pageSize=100"),
+        (ListMode::List, "filters[0].key=deviceId&filters[0].op=IS_NULL"),
+        (ListMode::List, "filters[3].key=userId&filters[3].op=IN&filters[3].value=1001,2002&filters[3].value=1003"),
+        (ListMode::List, "filters[0].key=onlineDate&filters[0].op=GREATER_THAN_EQUAL&filters[0].value=2026-11-28 07:00:00&orderBy=userId&orderSort=ASC"),
+        (ListMode::List, "filters[0].key=offlineDate&filters[0].op=IS_NOT_NULL&filters[1].key=remoteAddress&filters[1].op=NOT_MATCH&filters[1].value=198.51"),
+        (ListMode::List, "orderBy=fullName&pageSize=2000&infoScope=DETAIL"),
+    ];
+    for scope in [
+        TenantScope::Tenant(TenantId(1)),
+        TenantScope::Tenant(TenantId(2)),
+        TenantScope::All,
+        TenantScope::Tenant(TenantId(99)),
+    ] {
+        for (mode, raw) in queries {
+            let query = parse_session_query(raw, mode).unwrap();
+            let expected = select_page(
+                data.iter().filter(|s| scope.contains(s.tenant_id)).cloned(),
+                &query,
+            );
+            let got = store.list_sessions(scope, &query).await.unwrap();
+            assert_eq!(got.total, expected.total, "total of {raw:?} in {scope:?}");
+            assert_eq!(
+                ids(&got.sessions),
+                ids(&expected.sessions),
+                "page of {raw:?} in {scope:?}"
+            );
+        }
+    }
+    assert_eq!(counts(store, TenantScope::All).await, (36, 24));
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(1))).await,
+        (18, 12)
+    );
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(99))).await,
+        (0, 0)
+    );
+}
+
+pub async fn a_users_sessions_are_online_ones_then_newest_ended(store: &dyn Store) {
+    let old_online = online(1, 1001, "Ada", at(-86_400));
+    let mut history: Vec<Session> = (0..5)
+        .map(|n| {
+            ended(
+                1,
+                1001,
+                "Ada",
+                at(-3600 + n * 60),
+                10,
+                OfflineReason::Disconnected,
+            )
+        })
+        .collect();
+    let fresh_online = online(1, 1001, "Ada", at(-5));
+    history.push(old_online.clone());
+    history.push(fresh_online.clone());
+    history.push(online(1, 1002, "Someone else", at(-1)));
+    open_all(store, &history).await;
+
+    let sessions = store
+        .user_sessions(TenantScope::Tenant(TenantId(1)), UserId(1001), 3)
+        .await
+        .unwrap();
+    let newest_three_ended: Vec<SessionId> = history[2..5].iter().rev().map(|s| s.id).collect();
+    let mut expected = vec![fresh_online.id];
+    expected.extend(newest_three_ended);
+    expected.push(old_online.id);
+    assert_eq!(
+        ids(&sessions),
+        expected,
+        "all online ones, the newest 3 ended, newest first"
+    );
+
+    assert!(
+        store
+            .user_sessions(TenantScope::Tenant(TenantId(2)), UserId(1001), 50)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another tenant's user does not exist"
+    );
+    assert_eq!(
+        store
+            .user_sessions(TenantScope::All, UserId(1001), 50)
+            .await
+            .unwrap()
+            .len(),
+        7
+    );
+    assert!(store
+        .user_sessions(TenantScope::All, UserId(4242), 50)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn users_are_found_in_scope_only(store: &dyn Store) {
+    open_all(
+        store,
+        &[
+            online(1, 1001, "Ada", at(-60)),
+            ended(2, 2001, "Grace", at(-600), 60, OfflineReason::Forced),
+        ],
+    )
+    .await;
+    store
+        .put_token(&token("t-1002", 1, 1002, &[], false))
+        .await
+        .unwrap();
+
+    let wanted = [UserId(1001), UserId(1002), UserId(2001), UserId(9999)];
+    let mut in_one = store
+        .find_users(TenantScope::Tenant(TenantId(1)), &wanted)
+        .await
+        .unwrap();
+    in_one.sort();
+    assert_eq!(in_one, vec![user(1, 1001), user(1, 1002)]);
+    let mut everywhere = store.find_users(TenantScope::All, &wanted).await.unwrap();
+    everywhere.sort();
+    assert_eq!(
+        everywhere,
+        vec![user(1, 1001), user(1, 1002), user(2, 2001)]
+    );
+}
+
+pub async fn a_tenants_users_are_those_with_tokens_or_online_sessions(store: &dyn Store) {
+    open_all(
+        store,
+        &[
+            online(1, 1001, "Ada", at(-60)),
+            ended(
+                1,
+                1003,
+                "Only history",
+                at(-600),
+                60,
+                OfflineReason::Disconnected,
+            ),
+            online(2, 2001, "Grace", at(-60)),
+        ],
+    )
+    .await;
+    store
+        .put_token(&token("t-1002", 1, 1002, &[], false))
+        .await
+        .unwrap();
+    let mut users = store.tenant_users(TenantId(1)).await.unwrap();
+    users.sort();
+    assert_eq!(users, vec![user(1, 1001), user(1, 1002)]);
+    assert!(store.tenant_users(TenantId(3)).await.unwrap().is_empty());
+}
+
+pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
+    let targets = [
+        online(1, 1001, "Ada", at(-60)),
+        online(1, 1001, "Ada", at(-30)),
+        online(2, 2001, "Grace", at(-10)),
+    ];
+    let bystander = online(1, 1002, "Bystander", at(-20));
+    let history = ended(1, 1001, "Ada", at(-900), 60, OfflineReason::Disconnected);
+    open_all(store, &targets).await;
+    open_all(store, &[bystander.clone(), history.clone()]).await;
+
+    let mut ended_now = store
+        .end_user_sessions(
+            &[user(1, 1001), user(2, 2001)],
+            at(0),
+            OfflineReason::Forced,
+        )
+        .await
+        .unwrap();
+    ended_now.sort_by_key(|s| s.id);
+    assert_eq!(ids(&ended_now), ids(&targets));
+    assert!(ended_now
+        .iter()
+        .all(|s| s.offline_reason == Some(OfflineReason::Forced) && s.offline_date == Some(at(0))));
+    assert!(
+        ended_now.iter().all(|s| !s.connection_id.is_empty()),
+        "ended sessions carry their connection to close"
+    );
+
+    assert!(
+        store
+            .end_user_sessions(
+                &[user(1, 1001), user(2, 2001)],
+                at(5),
+                OfflineReason::Forced
+            )
+            .await
+            .unwrap()
+            .is_empty(),
+        "idempotent"
+    );
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(1))).await,
+        (4, 1)
+    );
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(2))).await,
+        (1, 0)
+    );
+    let kept = store
+        .user_sessions(TenantScope::All, UserId(1001), 50)
+        .await
+        .unwrap();
+    let old = kept.iter().find(|s| s.id == history.id).unwrap();
+    assert_eq!(
+        old.offline_reason,
+        Some(OfflineReason::Disconnected),
+        "an already ended session keeps its reason"
+    );
+    assert!(store
+        .user_sessions(TenantScope::All, UserId(1002), 50)
+        .await
+        .unwrap()[0]
+        .online());
+}
+
+pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn Store) {
+    let sessions: Vec<Session> = (0..230)
+        .map(|n| online(7, 7000 + n % 150, "Many", at(-1000 + n)))
+        .collect();
+    open_all(store, &sessions).await;
+    let users: Vec<UserRef> = (0..150).map(|n| user(7, 7000 + n)).collect();
+    // One session ended by a disconnect first: it must not be counted twice.
+    store
+        .close_connection(
+            &sessions[17].connection_id,
+            at(-1),
+            OfflineReason::Disconnected,
+        )
+        .await
+        .unwrap();
+    let ended_now = store
+        .end_user_sessions(&users, at(0), OfflineReason::Forced)
+        .await
+        .unwrap();
+    assert_eq!(ended_now.len(), 229);
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(7))).await,
+        (230, 0)
+    );
+}
+
+macro_rules! conformance {
+    ($store:ident, $make:expr, [$($case:ident),* $(,)?]) => {
+        mod $store {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let store = $make;
+                    super::$case(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! for_both_stores {
+    ($($case:ident),* $(,)?) => {
+        conformance!(memory, message_center::store::MemoryStore::new(), [$($case),*]);
+        conformance!(dynamodb, message_center_tests::dynamodb::fresh_store().await, [$($case),*]);
+    };
+}
+
+for_both_stores!(
+    tokens_round_trip,
+    revoking_tokens_touches_only_the_users_and_counts_once,
+    opening_a_session_records_it_once,
+    closing_a_connection_ends_its_session_once,
+    heartbeats_move_last_seen_of_online_sessions_only,
+    listings_match_the_model_for_every_scope_and_query,
+    a_users_sessions_are_online_ones_then_newest_ended,
+    users_are_found_in_scope_only,
+    a_tenants_users_are_those_with_tokens_or_online_sessions,
+    ending_users_sessions_ends_each_once,
+    ending_many_sessions_of_one_tenant_spans_transactions,
+);
