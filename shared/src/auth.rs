@@ -137,9 +137,9 @@ const MAX_TOKEN_LEN: usize = 4096;
 
 /// The token of an `Authorization: Bearer <token>` header, checked against RFC 6750's syntax.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers.get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("A bearer token is required: send Authorization: Bearer <token>.")
-    })?;
+    let value = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("A bearer token is required: send Authorization: Bearer <token>."))?;
     let malformed = || ApiError::unauthorized("The Authorization header must be `Bearer <token>`.");
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
@@ -155,17 +155,13 @@ pub fn is_token_syntax(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
         && token.len() <= MAX_TOKEN_LEN
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 /// Looks `token` up by its hash and checks it is live at `now`.
-pub async fn authenticate_token(
-    store: &dyn Store,
-    token: &str,
-    now: Timestamp,
-) -> Result<Caller, ApiError> {
+pub async fn authenticate_token(store: &dyn Store, token: &str, now: Timestamp) -> Result<Caller, ApiError> {
     if !is_token_syntax(token) {
         return Err(ApiError::unauthorized("The token is malformed."));
     }
@@ -189,16 +185,23 @@ pub async fn authenticate_token(
     })
 }
 
-/// A request's caller and scope, checked: the one door every HTTP handler goes through, so none
-/// can forget the token, the permission or the tenant.
+/// The caller of a request, authenticated and holding `permission`: the door every HTTP handler
+/// goes through first, so none can forget the token or the permission. The tenant comes next,
+/// from [`Caller::scope`], which every store read requires.
+pub async fn authenticate(store: &dyn Store, headers: &HeaderMap, permission: Permission) -> Result<Caller, ApiError> {
+    let caller = authenticate_token(store, bearer_token(headers)?, Timestamp::now()).await?;
+    caller.require(permission)?;
+    Ok(caller)
+}
+
+/// [`authenticate`] and [`Caller::scope`] in one step, for a request whose tenant is known.
 pub async fn authorize(
     store: &dyn Store,
     headers: &HeaderMap,
     permission: Permission,
     requested_tenant: Option<TenantId>,
 ) -> Result<(Caller, TenantScope), ApiError> {
-    let caller = authenticate_token(store, bearer_token(headers)?, Timestamp::now()).await?;
-    caller.require(permission)?;
+    let caller = authenticate(store, headers, permission).await?;
     let scope = caller.scope(requested_tenant)?;
     Ok((caller, scope))
 }

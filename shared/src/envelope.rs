@@ -5,7 +5,7 @@ use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
 
 use crate::domain::Timestamp;
 use crate::error::{ApiError, ErrorKind, RETRY_AFTER_SECS};
@@ -13,9 +13,7 @@ use crate::error::{ApiError, ErrorKind, RETRY_AFTER_SECS};
 /// The id that ties a response to its log lines: API Gateway's request id when there is one,
 /// else the Lambda invocation's, else the caller's `x-request-id`, else a fresh one.
 pub fn request_id(req: &Request) -> String {
-    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) =
-        req.request_context_ref()
-    {
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = req.request_context_ref() {
         if let Some(id) = &context.request_id {
             return id.clone();
         }
@@ -33,34 +31,69 @@ pub fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| ulid::Ulid::new().to_string())
 }
 
-/// A 200 with `data`.
-pub fn success(request_id: &str, data: impl Serialize) -> Response<Body> {
-    let data = match serde_json::to_value(data) {
-        Ok(data) => data,
-        Err(error) => {
-            tracing::error!(%error, "response data did not serialize");
-            return failure(request_id, &ApiError::internal());
-        }
+/// The envelope, fields in the contract's order.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    code: &'a str,
+    msg: &'a str,
+    data: Option<&'a RawValue>,
+    datetime: Timestamp,
+    ext: Ext<'a>,
+}
+
+#[derive(Serialize)]
+struct Ext<'a> {
+    #[serde(rename = "eKey", skip_serializing_if = "Option::is_none")]
+    e_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(rename = "requestId")]
+    request_id: &'a str,
+}
+
+/// A 200 with `data`, already serialized (see [`to_data`]).
+pub fn success(request_id: &str, data: &RawValue) -> Response<Body> {
+    let ext = Ext {
+        e_key: None,
+        field: None,
+        request_id,
     };
-    let mut ext = Map::new();
-    ext.insert("requestId".into(), Value::String(request_id.into()));
-    respond(StatusCode::OK, envelope("S", "success", data, ext))
+    respond(
+        StatusCode::OK,
+        &Envelope {
+            code: "S",
+            msg: "success",
+            data: Some(data),
+            datetime: Timestamp::now(),
+            ext,
+        },
+    )
+}
+
+/// Serializes a handler's `data` once, straight into the JSON the envelope will carry.
+pub fn to_data(data: impl Serialize) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(&data).map_err(|error| {
+        tracing::error!(%error, "response data did not serialize");
+        ApiError::internal()
+    })
 }
 
 /// The error's status, headers and envelope.
 pub fn failure(request_id: &str, error: &ApiError) -> Response<Body> {
-    let mut ext = Map::new();
-    ext.insert("eKey".into(), Value::String(error.kind.key().into()));
-    if let Some(field) = &error.field {
-        ext.insert("field".into(), Value::String(field.clone()));
-    }
-    ext.insert("requestId".into(), Value::String(request_id.into()));
-    let status =
-        StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = respond(
-        status,
-        envelope(error.kind.code(), &error.msg, Value::Null, ext),
-    );
+    let ext = Ext {
+        e_key: Some(error.kind.key()),
+        field: error.field.as_deref(),
+        request_id,
+    };
+    let envelope = Envelope {
+        code: error.kind.code(),
+        msg: &error.msg,
+        data: None,
+        datetime: Timestamp::now(),
+        ext,
+    };
+    let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = respond(status, &envelope);
     let headers = response.headers_mut();
     match error.kind {
         ErrorKind::Unauthorized => {
@@ -77,12 +110,10 @@ pub fn failure(request_id: &str, error: &ApiError) -> Response<Body> {
     response
 }
 
-fn envelope(code: &str, msg: &str, data: Value, ext: Map<String, Value>) -> Value {
-    json!({ "code": code, "msg": msg, "data": data, "datetime": Timestamp::now().to_string(), "ext": ext })
-}
-
-fn respond(status: StatusCode, body: Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+fn respond(status: StatusCode, envelope: &Envelope<'_>) -> Response<Body> {
+    // An envelope of strings and already-valid JSON always serializes.
+    let body = serde_json::to_string(envelope).unwrap_or_default();
+    let mut response = Response::new(Body::Text(body));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -94,13 +125,15 @@ fn respond(status: StatusCode, body: Value) -> Response<Body> {
 mod tests {
     use super::*;
 
+    use serde_json::{json, Value};
+
     fn body(response: &Response<Body>) -> Value {
         serde_json::from_slice(response.body().as_ref()).unwrap()
     }
 
     #[test]
     fn success_wears_the_envelope() {
-        let response = success("req-1", json!({"total": "3"}));
+        let response = success("req-1", &to_data(serde_json::json!({"total": "3"})).unwrap());
         assert_eq!(response.status(), 200);
         let body = body(&response);
         assert_eq!(body["code"], "S");
@@ -108,23 +141,18 @@ mod tests {
         assert_eq!(body["ext"], json!({"requestId": "req-1"}));
         assert!(Timestamp::parse(body["datetime"].as_str().unwrap()).is_ok());
         assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        let text = std::str::from_utf8(response.body().as_ref()).unwrap();
+        assert!(
+            text.starts_with(r#"{"code":"S","msg":"success","data":{"total":"3"},"datetime":""#),
+            "{text}"
+        );
     }
 
     #[test]
     fn every_error_class_has_its_status_code_and_key() {
         let cases = [
-            (
-                ApiError::invalid("pageSize", "too big"),
-                400,
-                "E0",
-                "invalid_param",
-            ),
-            (
-                ApiError::unauthorized("no token"),
-                401,
-                "E0",
-                "unauthorized",
-            ),
+            (ApiError::invalid("pageSize", "too big"), 400, "E0", "invalid_param"),
+            (ApiError::unauthorized("no token"), 401, "E0", "unauthorized"),
             (ApiError::forbidden("no"), 403, "E0", "forbidden"),
             (ApiError::not_found("none"), 404, "E1", "not_found"),
             (ApiError::throttled(), 503, "E3", "throttled"),
@@ -152,9 +180,6 @@ mod tests {
             "Bearer error=\"invalid_token\""
         );
         assert!(body(&unauthorized)["ext"].get("field").is_none());
-        assert_eq!(
-            failure("r", &ApiError::throttled()).headers()[RETRY_AFTER],
-            "1"
-        );
+        assert_eq!(failure("r", &ApiError::throttled()).headers()[RETRY_AFTER], "1");
     }
 }

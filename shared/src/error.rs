@@ -120,8 +120,7 @@ impl ApiError {
     pub fn internal() -> Self {
         ApiError {
             kind: ErrorKind::Internal,
-            msg: "Something went wrong on our side; the request id identifies it in our logs."
-                .into(),
+            msg: "Something went wrong on our side; the request id identifies it in our logs.".into(),
             field: None,
         }
     }

@@ -1,12 +1,17 @@
 //! Message Center Online: the code every function shares. Each Lambda binary is a thin `main.rs`
-//! over this crate: the domain, parsing of what callers send, auth, the store, and the envelope.
+//! over this crate: the domain, parsing of what callers send, auth, the store, the connection
+//! gateway, the envelope, and the handlers that put them together.
 
+pub mod api;
 pub mod auth;
 pub mod domain;
 pub mod envelope;
 pub mod error;
+pub mod gateway;
 pub mod offline;
 pub mod query;
+pub mod runtime;
 pub mod store;
+pub mod telemetry;
 
 pub use error::{ApiError, ErrorKind, StoreError};

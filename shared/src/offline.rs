@@ -26,7 +26,8 @@ pub struct OfflineRequest {
     pub ids: Vec<i64>,
 }
 
-/// Parses the body. Unknown fields are ignored; `receiveObjectType` is read without regard to case.
+/// Parses the body. Unknown fields are ignored; `receiveObjectType` is read without regard to case;
+/// the id limit counts distinct ids (duplicates collapse first).
 pub fn parse_offline_request(body: &[u8]) -> Result<OfflineRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid(
@@ -43,12 +44,7 @@ pub fn parse_offline_request(body: &[u8]) -> Result<OfflineRequest, ApiError> {
     let broadcast = match fields.get("broadcast") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "broadcast",
-                "broadcast must be true or false.",
-            ))
-        }
+        Some(_) => return Err(ApiError::invalid("broadcast", "broadcast must be true or false.")),
     };
 
     let object_type = match fields.get("receiveObjectType") {
@@ -84,33 +80,47 @@ pub fn parse_offline_request(body: &[u8]) -> Result<OfflineRequest, ApiError> {
             ))
         }
     };
-    if given.is_empty() || given.len() > MAX_TARGET_IDS {
+    if given.is_empty() {
         return Err(ApiError::invalid(
             field,
-            format!(
-                "receiveObjectIds lists {} ids; give 1 to {MAX_TARGET_IDS}.",
-                given.len()
-            ),
+            format!("receiveObjectIds is empty; give 1 to {MAX_TARGET_IDS} ids."),
         ));
     }
     let mut ids = Vec::with_capacity(given.len());
     let mut seen = std::collections::HashSet::with_capacity(given.len());
     for (index, item) in given.iter().enumerate() {
         let id = match item {
-            Value::Number(n) => n.as_i64().filter(|n| *n > 0),
+            // A whole number written as 1001.0 is still that id, as everywhere ids are read.
+            Value::Number(n) => n.as_i64().or_else(|| whole_number(n.as_f64()?)).filter(|n| *n > 0),
             Value::String(s) => parse_positive_id(s),
             _ => None,
         }
         .ok_or_else(|| {
-            ApiError::invalid(field, format!("receiveObjectIds[{index}] is not a positive int64 (a number or a string of digits)."))
+            ApiError::invalid(
+                field,
+                format!("receiveObjectIds[{index}] is not a positive int64 (a number or a string of digits)."),
+            )
         })?;
         if seen.insert(id) {
             ids.push(id);
         }
+    }
+    if ids.len() > MAX_TARGET_IDS {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "receiveObjectIds lists {} distinct ids; give 1 to {MAX_TARGET_IDS}.",
+                ids.len()
+            ),
+        ));
     }
     Ok(OfflineRequest {
         broadcast,
         object_type,
         ids,
     })
+}
+
+fn whole_number(value: f64) -> Option<i64> {
+    (value.fract() == 0.0 && value.abs() < 9.0e18).then_some(value as i64)
 }

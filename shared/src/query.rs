@@ -11,15 +11,16 @@
 //! - a field parameter given twice is a 400 (use `filters[i]` with `IN` for several values);
 //! - enum values (`orderSort`, `infoScope`, operators) are read without regard to case; parameter
 //!   names and filter keys are exact;
-//! - a value is at most [`MAX_VALUE_CHARS`] characters.
+//! - a value is at most [`MAX_VALUE_CHARS`] characters (each value of a comma-separated `IN` list);
+//! - an RFC 3339 time whose `+` was not percent-encoded (it arrives as a space) is read as meant.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::domain::filter::Arity;
 use crate::domain::{
-    Filter, FilterKey, FilterOp, FilterValue, InfoScope, OrderBy, OrderSort, Paging, SessionId,
-    SessionQuery, TenantId, Timestamp, ValueType,
+    Filter, FilterKey, FilterOp, FilterValue, InfoScope, OrderBy, OrderSort, Paging, SessionId, SessionQuery, TenantId,
+    Timestamp, ValueType,
 };
 use crate::error::ApiError;
 
@@ -93,10 +94,7 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
                 continue;
             }
             if others.insert(other, value.into_owned()).is_some() {
-                return Err(ApiError::invalid(
-                    other,
-                    format!("`{other}` may be given once"),
-                ));
+                return Err(ApiError::invalid(other, format!("`{other}` may be given once")));
             }
         } else if name.starts_with("filters[") {
             let (index, part) = filter_part(&name)?;
@@ -134,8 +132,9 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         ));
     }
 
-    let search =
-        mode == ListMode::Search || parse_bool_param(&others, "fullTextSearch")?.unwrap_or(false);
+    // Checked on both endpoints; on search it can only confirm what search does anyway.
+    let full_text_search = parse_bool_param(&others, "fullTextSearch")?.unwrap_or(false);
+    let search = mode == ListMode::Search || full_text_search;
     let mut filters = Vec::with_capacity(fields.len() + raw_filters.len());
     for (key, value) in fields {
         let value = parse_value(key, &value).map_err(|why| ApiError::invalid(key.name(), why))?;
@@ -161,40 +160,28 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         Some(text) => OrderBy::parse(text).ok_or_else(|| {
             ApiError::invalid(
                 "orderBy",
-                format!(
-                    "orderBy must be one of {}",
-                    OrderBy::ALL.map(OrderBy::name).join(", ")
-                ),
+                format!("orderBy must be one of {}", OrderBy::ALL.map(OrderBy::name).join(", ")),
             )
         })?,
     };
     let order_sort = match others.get("orderSort") {
         None => OrderSort::default(),
-        Some(text) => OrderSort::parse(text)
-            .ok_or_else(|| ApiError::invalid("orderSort", "orderSort must be ASC or DESC"))?,
+        Some(text) => {
+            OrderSort::parse(text).ok_or_else(|| ApiError::invalid("orderSort", "orderSort must be ASC or DESC"))?
+        }
     };
-    let info_scope = match others
-        .get("infoScope")
-        .map(|s| s.to_ascii_uppercase())
-        .as_deref()
-    {
+    let info_scope = match others.get("infoScope").map(|s| s.to_ascii_uppercase()).as_deref() {
         None | Some("BASIC") => InfoScope::Basic,
         Some("DETAIL") => InfoScope::Detail,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "infoScope",
-                "infoScope must be BASIC or DETAIL",
-            ))
-        }
+        Some(_) => return Err(ApiError::invalid("infoScope", "infoScope must be BASIC or DETAIL")),
     };
     let tenant_id = match others.get("tenantId") {
         None => None,
-        Some(text) => Some(parse_positive_id(text).map(TenantId).ok_or_else(|| {
-            ApiError::invalid(
-                "tenantId",
-                "tenantId must be a positive int64 of decimal digits",
-            )
-        })?),
+        Some(text) => Some(
+            parse_positive_id(text)
+                .map(TenantId)
+                .ok_or_else(|| ApiError::invalid("tenantId", "tenantId must be a positive int64 of decimal digits"))?,
+        ),
     };
 
     Ok(SessionQuery {
@@ -209,20 +196,26 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
 
 /// Parses a positive int64 (an id in a path or parameter).
 pub fn parse_positive_id(text: &str) -> Option<i64> {
-    crate::domain::ids::parse_int64(text)
-        .ok()
-        .filter(|n| *n > 0)
+    crate::domain::ids::parse_int64(text).ok().filter(|n| *n > 0)
 }
 
 fn check_length(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.chars().count() > MAX_VALUE_CHARS {
+    // An IN list may carry its values comma-separated in one parameter: each value is checked
+    // on its own once split (see `parse_filter`); the whole list is bounded here.
+    let is_filter_value = name.starts_with("filters[") && name.ends_with("].value");
+    let limit = if is_filter_value {
+        MAX_IN_VALUES * (MAX_VALUE_CHARS + 1)
+    } else {
+        MAX_VALUE_CHARS
+    };
+    if value.chars().count() > limit {
         let field = match filter_part(name) {
             Ok((index, _)) => filter_field(index),
             Err(_) => name.to_owned(),
         };
         return Err(ApiError::invalid(
             field,
-            format!("`{name}` is longer than {MAX_VALUE_CHARS} characters"),
+            format!("`{name}` is longer than {limit} characters"),
         ));
     }
     Ok(())
@@ -309,10 +302,7 @@ fn parse_filter(index: usize, raw: RawFilter) -> Result<Filter, ApiError> {
     let texts: Vec<Cow<str>> = match op.arity() {
         Arity::None => {
             if !given.is_empty() {
-                return Err(invalid(format!(
-                    "{field}.value must not be given with {}",
-                    op.name()
-                )));
+                return Err(invalid(format!("{field}.value must not be given with {}", op.name())));
             }
             Vec::new()
         }
@@ -324,12 +314,7 @@ fn parse_filter(index: usize, raw: RawFilter) -> Result<Filter, ApiError> {
                 )))
             }
             [one] => vec![Cow::Borrowed(one.as_str())],
-            _ => {
-                return Err(invalid(format!(
-                    "{field}.value may be given once with {}",
-                    op.name()
-                )))
-            }
+            _ => return Err(invalid(format!("{field}.value may be given once with {}", op.name()))),
         },
         Arity::Many => {
             let values: Vec<Cow<str>> = given
@@ -355,11 +340,15 @@ fn parse_filter(index: usize, raw: RawFilter) -> Result<Filter, ApiError> {
             values
         }
     };
+    if let Some(long) = texts.iter().find(|text| text.chars().count() > MAX_VALUE_CHARS) {
+        let start: String = long.chars().take(16).collect();
+        return Err(invalid(format!(
+            "{field}.value `{start}…` is longer than {MAX_VALUE_CHARS} characters"
+        )));
+    }
     let values = texts
         .iter()
-        .map(|text| {
-            parse_value(key, text).map_err(|why| invalid(format!("{field}.value `{text}` {why}")))
-        })
+        .map(|text| parse_value(key, text).map_err(|why| invalid(format!("{field}.value `{text}` {why}"))))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Filter { key, op, values })
 }
@@ -374,16 +363,20 @@ fn parse_value(key: FilterKey, text: &str) -> Result<FilterValue, String> {
         )
     };
     match key.value_type() {
-        ValueType::Id => text
-            .parse::<SessionId>()
-            .map(FilterValue::Id)
-            .map_err(|_| wants()),
+        ValueType::Id => text.parse::<SessionId>().map(FilterValue::Id).map_err(|_| wants()),
         ValueType::Int64 => crate::domain::ids::parse_int64(text)
             .map(FilterValue::Int64)
             .map_err(|_| wants()),
         ValueType::String => Ok(FilterValue::String(text.to_owned())),
         ValueType::Bool => parse_bool(text).map(FilterValue::Bool).ok_or_else(wants),
         ValueType::Time => Timestamp::parse(text)
+            .or_else(|bad| match text.rsplit_once(' ') {
+                // An unescaped `+` of an RFC 3339 offset arrives as a space: read it as the `+`.
+                Some((date_time, offset)) if date_time.contains('T') => {
+                    Timestamp::parse(&format!("{date_time}+{offset}"))
+                }
+                _ => Err(bad),
+            })
             .map(FilterValue::Time)
             .map_err(|_| wants()),
     }
@@ -407,16 +400,10 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-fn parse_bool_param(
-    others: &BTreeMap<&'static str, String>,
-    name: &'static str,
-) -> Result<Option<bool>, ApiError> {
+fn parse_bool_param(others: &BTreeMap<&'static str, String>, name: &'static str) -> Result<Option<bool>, ApiError> {
     others
         .get(name)
-        .map(|text| {
-            parse_bool(text)
-                .ok_or_else(|| ApiError::invalid(name, format!("{name} must be true or false")))
-        })
+        .map(|text| parse_bool(text).ok_or_else(|| ApiError::invalid(name, format!("{name} must be true or false"))))
         .transpose()
 }
 
@@ -429,12 +416,7 @@ fn parse_bounded(
     let Some(text) = others.get(name) else {
         return Ok(None);
     };
-    let bad = || {
-        ApiError::invalid(
-            name,
-            format!("{name} must be an integer from {min} to {max}"),
-        )
-    };
+    let bad = || ApiError::invalid(name, format!("{name} must be an integer from {min} to {max}"));
     if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }

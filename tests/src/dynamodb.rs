@@ -91,10 +91,7 @@ pub fn client() -> Client {
 /// A store on tables of its own (a fresh, unique prefix), so tests run in parallel untouched.
 pub async fn fresh_store() -> DynamoStore {
     let client = client();
-    let names = TableNames::with_prefix(&format!(
-        "t{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    ));
+    let names = TableNames::with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()));
     create_tables(&client, &names)
         .await
         .expect("tables are created on the test server");

@@ -40,35 +40,19 @@ pub fn online(tenant: i64, user: i64, name: &str, started: Timestamp) -> Session
 }
 
 /// A session that started at `started` and ended `lasted` seconds later for `reason`.
-pub fn ended(
-    tenant: i64,
-    user: i64,
-    name: &str,
-    started: Timestamp,
-    lasted: i64,
-    reason: OfflineReason,
-) -> Session {
+pub fn ended(tenant: i64, user: i64, name: &str, started: Timestamp, lasted: i64, reason: OfflineReason) -> Session {
     online(tenant, user, name, started).ended(started.plus_secs(lasted), reason)
 }
 
 /// A token record for `token` (stored by hash), with the given permissions.
-pub fn token(
-    token: &str,
-    tenant: i64,
-    user: i64,
-    permissions: &[Permission],
-    platform: bool,
-) -> TokenRecord {
+pub fn token(token: &str, tenant: i64, user: i64, permissions: &[Permission], platform: bool) -> TokenRecord {
     TokenRecord {
         hash: TokenHash::of(token),
         user_id: UserId(user),
         tenant_id: TenantId(tenant),
         full_name: format!("User {user}"),
         avatar: None,
-        permissions: permissions
-            .iter()
-            .map(|p| p.name().to_owned())
-            .collect::<BTreeSet<_>>(),
+        permissions: permissions.iter().map(|p| p.name().to_owned()).collect::<BTreeSet<_>>(),
         platform,
         expires_at: None,
         revoked_at: None,

@@ -57,16 +57,8 @@ pub async fn tokens_round_trip(store: &dyn Store) {
 }
 
 pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: &dyn Store) {
-    for (secret, tenant, user) in [
-        ("a1", 1, 1001),
-        ("a2", 1, 1001),
-        ("b", 1, 1002),
-        ("c", 2, 2001),
-    ] {
-        store
-            .put_token(&token(secret, tenant, user, &[], false))
-            .await
-            .unwrap();
+    for (secret, tenant, user) in [("a1", 1, 1001), ("a2", 1, 1001), ("b", 1, 1002), ("c", 2, 2001)] {
+        store.put_token(&token(secret, tenant, user, &[], false)).await.unwrap();
     }
     let revoked = store
         .revoke_user_tokens(&[user(1, 1001), user(2, 2001)], at(0))
@@ -92,13 +84,7 @@ pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: &dyn 
         "a second revocation keeps the first time"
     );
     // A user id under the wrong tenant revokes nothing.
-    assert_eq!(
-        store
-            .revoke_user_tokens(&[user(2, 1002)], at(0))
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(store.revoke_user_tokens(&[user(2, 1002)], at(0)).await.unwrap(), 0);
 }
 
 pub async fn opening_a_session_records_it_once(store: &dyn Store) {
@@ -110,21 +96,14 @@ pub async fn opening_a_session_records_it_once(store: &dyn Store) {
         !store.open_session(&again).await.unwrap(),
         "a known connection id is refused"
     );
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(1))).await,
-        (1, 1)
-    );
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (1, 1));
 
     let listed = store
         .list_sessions(TenantScope::Tenant(TenantId(1)), &Default::default())
         .await
         .unwrap();
     assert_eq!(listed.total, 1);
-    assert_eq!(
-        listed.sessions,
-        vec![session],
-        "every field survives the round trip"
-    );
+    assert_eq!(listed.sessions, vec![session], "every field survives the round trip");
 }
 
 pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
@@ -161,20 +140,14 @@ pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
             .unwrap(),
         None
     );
-    let sessions = store
-        .user_sessions(TenantScope::All, UserId(1001), 50)
-        .await
-        .unwrap();
+    let sessions = store.user_sessions(TenantScope::All, UserId(1001), 50).await.unwrap();
     let stored = sessions.iter().find(|s| s.id == first.id).unwrap();
     assert_eq!(
         (stored.offline_date, stored.offline_reason),
         (Some(at(0)), Some(OfflineReason::Disconnected)),
         "first end stands"
     );
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(1))).await,
-        (2, 1)
-    );
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (2, 1));
 }
 
 pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store) {
@@ -187,19 +160,13 @@ pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store
         .unwrap();
     assert_eq!(touched.last_seen_date, at(-10));
     assert_eq!(touched.id, session.id);
-    assert_eq!(
-        store.touch_connection("never-seen", at(0)).await.unwrap(),
-        None
-    );
+    assert_eq!(store.touch_connection("never-seen", at(0)).await.unwrap(), None);
     store
         .close_connection(&session.connection_id, at(0), OfflineReason::Disconnected)
         .await
         .unwrap();
     assert_eq!(
-        store
-            .touch_connection(&session.connection_id, at(1))
-            .await
-            .unwrap(),
+        store.touch_connection(&session.connection_id, at(1)).await.unwrap(),
         None
     );
 }
@@ -227,11 +194,7 @@ fn dataset() -> Vec<Session> {
                 name,
                 started,
                 30 + n,
-                [
-                    OfflineReason::Disconnected,
-                    OfflineReason::Forced,
-                    OfflineReason::Stale,
-                ][(n % 4 % 3) as usize],
+                [OfflineReason::Disconnected, OfflineReason::Forced, OfflineReason::Stale][(n % 4 % 3) as usize],
             )
         } else {
             online(tenant, user, name, started)
@@ -276,10 +239,7 @@ pub async fn listings_match_the_model_for_every_scope_and_query(store: &dyn Stor
     ] {
         for (mode, raw) in queries {
             let query = parse_session_query(raw, mode).unwrap();
-            let expected = select_page(
-                data.iter().filter(|s| scope.contains(s.tenant_id)).cloned(),
-                &query,
-            );
+            let expected = select_page(data.iter().filter(|s| scope.contains(s.tenant_id)).cloned(), &query);
             let got = store.list_sessions(scope, &query).await.unwrap();
             assert_eq!(got.total, expected.total, "total of {raw:?} in {scope:?}");
             assert_eq!(
@@ -290,29 +250,14 @@ pub async fn listings_match_the_model_for_every_scope_and_query(store: &dyn Stor
         }
     }
     assert_eq!(counts(store, TenantScope::All).await, (36, 24));
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(1))).await,
-        (18, 12)
-    );
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(99))).await,
-        (0, 0)
-    );
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (18, 12));
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(99))).await, (0, 0));
 }
 
 pub async fn a_users_sessions_are_online_ones_then_newest_ended(store: &dyn Store) {
     let old_online = online(1, 1001, "Ada", at(-86_400));
     let mut history: Vec<Session> = (0..5)
-        .map(|n| {
-            ended(
-                1,
-                1001,
-                "Ada",
-                at(-3600 + n * 60),
-                10,
-                OfflineReason::Disconnected,
-            )
-        })
+        .map(|n| ended(1, 1001, "Ada", at(-3600 + n * 60), 10, OfflineReason::Disconnected))
         .collect();
     let fresh_online = online(1, 1001, "Ada", at(-5));
     history.push(old_online.clone());
@@ -366,10 +311,7 @@ pub async fn users_are_found_in_scope_only(store: &dyn Store) {
         ],
     )
     .await;
-    store
-        .put_token(&token("t-1002", 1, 1002, &[], false))
-        .await
-        .unwrap();
+    store.put_token(&token("t-1002", 1, 1002, &[], false)).await.unwrap();
 
     let wanted = [UserId(1001), UserId(1002), UserId(2001), UserId(9999)];
     let mut in_one = store
@@ -380,10 +322,7 @@ pub async fn users_are_found_in_scope_only(store: &dyn Store) {
     assert_eq!(in_one, vec![user(1, 1001), user(1, 1002)]);
     let mut everywhere = store.find_users(TenantScope::All, &wanted).await.unwrap();
     everywhere.sort();
-    assert_eq!(
-        everywhere,
-        vec![user(1, 1001), user(1, 1002), user(2, 2001)]
-    );
+    assert_eq!(everywhere, vec![user(1, 1001), user(1, 1002), user(2, 2001)]);
 }
 
 pub async fn a_tenants_users_are_those_with_tokens_or_online_sessions(store: &dyn Store) {
@@ -391,22 +330,12 @@ pub async fn a_tenants_users_are_those_with_tokens_or_online_sessions(store: &dy
         store,
         &[
             online(1, 1001, "Ada", at(-60)),
-            ended(
-                1,
-                1003,
-                "Only history",
-                at(-600),
-                60,
-                OfflineReason::Disconnected,
-            ),
+            ended(1, 1003, "Only history", at(-600), 60, OfflineReason::Disconnected),
             online(2, 2001, "Grace", at(-60)),
         ],
     )
     .await;
-    store
-        .put_token(&token("t-1002", 1, 1002, &[], false))
-        .await
-        .unwrap();
+    store.put_token(&token("t-1002", 1, 1002, &[], false)).await.unwrap();
     let mut users = store.tenant_users(TenantId(1)).await.unwrap();
     users.sort();
     assert_eq!(users, vec![user(1, 1001), user(1, 1002)]);
@@ -425,11 +354,7 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     open_all(store, &[bystander.clone(), history.clone()]).await;
 
     let mut ended_now = store
-        .end_user_sessions(
-            &[user(1, 1001), user(2, 2001)],
-            at(0),
-            OfflineReason::Forced,
-        )
+        .end_user_sessions(&[user(1, 1001), user(2, 2001)], at(0), OfflineReason::Forced)
         .await
         .unwrap();
     ended_now.sort_by_key(|s| s.id);
@@ -444,39 +369,22 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
 
     assert!(
         store
-            .end_user_sessions(
-                &[user(1, 1001), user(2, 2001)],
-                at(5),
-                OfflineReason::Forced
-            )
+            .end_user_sessions(&[user(1, 1001), user(2, 2001)], at(5), OfflineReason::Forced)
             .await
             .unwrap()
             .is_empty(),
         "idempotent"
     );
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(1))).await,
-        (4, 1)
-    );
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(2))).await,
-        (1, 0)
-    );
-    let kept = store
-        .user_sessions(TenantScope::All, UserId(1001), 50)
-        .await
-        .unwrap();
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (4, 1));
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(2))).await, (1, 0));
+    let kept = store.user_sessions(TenantScope::All, UserId(1001), 50).await.unwrap();
     let old = kept.iter().find(|s| s.id == history.id).unwrap();
     assert_eq!(
         old.offline_reason,
         Some(OfflineReason::Disconnected),
         "an already ended session keeps its reason"
     );
-    assert!(store
-        .user_sessions(TenantScope::All, UserId(1002), 50)
-        .await
-        .unwrap()[0]
-        .online());
+    assert!(store.user_sessions(TenantScope::All, UserId(1002), 50).await.unwrap()[0].online());
 }
 
 pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn Store) {
@@ -487,11 +395,7 @@ pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn S
     let users: Vec<UserRef> = (0..150).map(|n| user(7, 7000 + n)).collect();
     // One session ended by a disconnect first: it must not be counted twice.
     store
-        .close_connection(
-            &sessions[17].connection_id,
-            at(-1),
-            OfflineReason::Disconnected,
-        )
+        .close_connection(&sessions[17].connection_id, at(-1), OfflineReason::Disconnected)
         .await
         .unwrap();
     let ended_now = store
@@ -499,10 +403,7 @@ pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn S
         .await
         .unwrap();
     assert_eq!(ended_now.len(), 229);
-    assert_eq!(
-        counts(store, TenantScope::Tenant(TenantId(7))).await,
-        (230, 0)
-    );
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(7))).await, (230, 0));
 }
 
 macro_rules! conformance {

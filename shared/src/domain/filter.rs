@@ -77,10 +77,9 @@ impl FilterKey {
         match self {
             FilterKey::Id => ValueType::Id,
             FilterKey::UserId => ValueType::Int64,
-            FilterKey::FullName
-            | FilterKey::UserAgent
-            | FilterKey::DeviceId
-            | FilterKey::RemoteAddress => ValueType::String,
+            FilterKey::FullName | FilterKey::UserAgent | FilterKey::DeviceId | FilterKey::RemoteAddress => {
+                ValueType::String
+            }
             FilterKey::Online => ValueType::Bool,
             FilterKey::OnlineDate | FilterKey::OfflineDate => ValueType::Time,
         }
@@ -185,10 +184,7 @@ impl FilterOp {
     /// times; pattern matches on strings; equality, membership and null tests on every type.
     pub fn applies_to(self, ty: ValueType) -> bool {
         match self {
-            FilterOp::GreaterThan
-            | FilterOp::GreaterThanEqual
-            | FilterOp::LessThan
-            | FilterOp::LessThanEqual => {
+            FilterOp::GreaterThan | FilterOp::GreaterThanEqual | FilterOp::LessThan | FilterOp::LessThanEqual => {
                 matches!(ty, ValueType::Id | ValueType::Int64 | ValueType::Time)
             }
             FilterOp::Match | FilterOp::MatchEnd | FilterOp::NotMatch | FilterOp::NotMatchEnd => {
@@ -284,10 +280,7 @@ impl Filter {
             }
             FilterOp::LessThan => ordering() == Some(Ordering::Less),
             FilterOp::LessThanEqual => matches!(ordering(), Some(Ordering::Less | Ordering::Equal)),
-            FilterOp::In => self
-                .values
-                .iter()
-                .any(|v| field.compare(v) == Some(Ordering::Equal)),
+            FilterOp::In => self.values.iter().any(|v| field.compare(v) == Some(Ordering::Equal)),
             FilterOp::Match | FilterOp::MatchEnd => match (field, first) {
                 (FieldValue::Str(text), FilterValue::String(pattern)) => {
                     let (text, pattern) = (text.to_lowercase(), pattern.to_lowercase());
@@ -338,33 +331,13 @@ mod tests {
     #[test]
     fn string_equality_is_exact_and_patterns_ignore_case() {
         let s = session();
-        assert!(filter(
-            FilterKey::FullName,
-            FilterOp::Equal,
-            vec![text("Ada Lovelace")]
-        )
-        .matches(&s));
-        assert!(!filter(
-            FilterKey::FullName,
-            FilterOp::Equal,
-            vec![text("ada lovelace")]
-        )
-        .matches(&s));
+        assert!(filter(FilterKey::FullName, FilterOp::Equal, vec![text("Ada Lovelace")]).matches(&s));
+        assert!(!filter(FilterKey::FullName, FilterOp::Equal, vec![text("ada lovelace")]).matches(&s));
         assert!(filter(FilterKey::FullName, FilterOp::Match, vec![text("LOVE")]).matches(&s));
         assert!(filter(FilterKey::FullName, FilterOp::MatchEnd, vec![text("ada")]).matches(&s));
         assert!(!filter(FilterKey::FullName, FilterOp::MatchEnd, vec![text("love")]).matches(&s));
-        assert!(filter(
-            FilterKey::FullName,
-            FilterOp::NotMatch,
-            vec![text("babbage")]
-        )
-        .matches(&s));
-        assert!(!filter(
-            FilterKey::FullName,
-            FilterOp::NotMatchEnd,
-            vec![text("ADA")]
-        )
-        .matches(&s));
+        assert!(filter(FilterKey::FullName, FilterOp::NotMatch, vec![text("babbage")]).matches(&s));
+        assert!(!filter(FilterKey::FullName, FilterOp::NotMatchEnd, vec![text("ADA")]).matches(&s));
     }
 
     #[test]
@@ -389,30 +362,10 @@ mod tests {
     fn times_compare_at_second_precision() {
         let s = session();
         let at = |t: &str| vec![FilterValue::Time(Timestamp::parse(t).unwrap())];
-        assert!(filter(
-            FilterKey::OnlineDate,
-            FilterOp::Equal,
-            at("2026-11-28 10:00:00")
-        )
-        .matches(&s));
-        assert!(filter(
-            FilterKey::OnlineDate,
-            FilterOp::GreaterThanEqual,
-            at("2026-11-28")
-        )
-        .matches(&s));
-        assert!(!filter(
-            FilterKey::OnlineDate,
-            FilterOp::GreaterThan,
-            at("2026-11-28 10:00:00")
-        )
-        .matches(&s));
-        assert!(filter(
-            FilterKey::OnlineDate,
-            FilterOp::LessThan,
-            at("2026-11-28T10:00:01Z")
-        )
-        .matches(&s));
+        assert!(filter(FilterKey::OnlineDate, FilterOp::Equal, at("2026-11-28 10:00:00")).matches(&s));
+        assert!(filter(FilterKey::OnlineDate, FilterOp::GreaterThanEqual, at("2026-11-28")).matches(&s));
+        assert!(!filter(FilterKey::OnlineDate, FilterOp::GreaterThan, at("2026-11-28 10:00:00")).matches(&s));
+        assert!(filter(FilterKey::OnlineDate, FilterOp::LessThan, at("2026-11-28T10:00:01Z")).matches(&s));
     }
 
     #[test]
@@ -424,31 +377,11 @@ mod tests {
             vec![FilterValue::Int64(7), FilterValue::Int64(1001)]
         )
         .matches(&s));
-        assert!(!filter(
-            FilterKey::UserId,
-            FilterOp::NotIn,
-            vec![FilterValue::Int64(1001)]
-        )
-        .matches(&s));
-        assert!(filter(
-            FilterKey::UserId,
-            FilterOp::GreaterThan,
-            vec![FilterValue::Int64(1000)]
-        )
-        .matches(&s));
-        assert!(filter(
-            FilterKey::Online,
-            FilterOp::Equal,
-            vec![FilterValue::Bool(true)]
-        )
-        .matches(&s));
+        assert!(!filter(FilterKey::UserId, FilterOp::NotIn, vec![FilterValue::Int64(1001)]).matches(&s));
+        assert!(filter(FilterKey::UserId, FilterOp::GreaterThan, vec![FilterValue::Int64(1000)]).matches(&s));
+        assert!(filter(FilterKey::Online, FilterOp::Equal, vec![FilterValue::Bool(true)]).matches(&s));
         s = s.ended(Timestamp::now(), OfflineReason::Forced);
-        assert!(filter(
-            FilterKey::Online,
-            FilterOp::Equal,
-            vec![FilterValue::Bool(false)]
-        )
-        .matches(&s));
+        assert!(filter(FilterKey::Online, FilterOp::Equal, vec![FilterValue::Bool(false)]).matches(&s));
         assert!(filter(FilterKey::OfflineDate, FilterOp::IsNotNull, vec![]).matches(&s));
     }
 

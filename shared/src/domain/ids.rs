@@ -108,8 +108,7 @@ pub struct SessionId(pub ulid::Ulid);
 impl SessionId {
     /// A new id whose time part is `at`.
     pub fn new_at(at: crate::domain::Timestamp) -> Self {
-        let datetime =
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.millis().max(0) as u64);
+        let datetime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.millis().max(0) as u64);
         SessionId(ulid::Ulid::from_datetime(datetime))
     }
 
@@ -133,9 +132,7 @@ pub struct BadSessionId;
 impl FromStr for SessionId {
     type Err = BadSessionId;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        ulid::Ulid::from_string(text)
-            .map(SessionId)
-            .map_err(|_| BadSessionId)
+        ulid::Ulid::from_string(text).map(SessionId).map_err(|_| BadSessionId)
     }
 }
 
@@ -155,22 +152,13 @@ mod tests {
             serde_json::to_string(&UserId(9007199254740993)).unwrap(),
             "\"9007199254740993\""
         );
-        assert_eq!(
-            serde_json::from_str::<UserId>("1002").unwrap(),
-            UserId(1002)
-        );
-        assert_eq!(
-            serde_json::from_str::<UserId>("\"1002\"").unwrap(),
-            UserId(1002)
-        );
+        assert_eq!(serde_json::from_str::<UserId>("1002").unwrap(), UserId(1002));
+        assert_eq!(serde_json::from_str::<UserId>("\"1002\"").unwrap(), UserId(1002));
         assert_eq!(
             serde_json::from_str::<UserId>("\"9223372036854775807\"").unwrap(),
             UserId(i64::MAX)
         );
-        assert_eq!(
-            serde_json::from_str::<UserId>("1002.0").unwrap(),
-            UserId(1002)
-        );
+        assert_eq!(serde_json::from_str::<UserId>("1002.0").unwrap(), UserId(1002));
     }
 
     #[test]
@@ -187,10 +175,7 @@ mod tests {
             "null",
             "[]",
         ] {
-            assert!(
-                serde_json::from_str::<UserId>(bad).is_err(),
-                "{bad} was accepted"
-            );
+            assert!(serde_json::from_str::<UserId>(bad).is_err(), "{bad} was accepted");
         }
     }
 

@@ -34,10 +34,7 @@ pub struct SessionPage {
 /// Filters `candidates`, sorts the matches and cuts the requested page. Keeps only what the page
 /// needs in order (a bounded selection, not a full sort), so a deep page of a large tenant costs
 /// memory for one page-end of sessions, not the whole tenant.
-pub fn select_page(
-    candidates: impl IntoIterator<Item = Session>,
-    query: &SessionQuery,
-) -> SessionPage {
+pub fn select_page(candidates: impl IntoIterator<Item = Session>, query: &SessionQuery) -> SessionPage {
     let order = |a: &Session, b: &Session| compare(a, b, query.order_by, query.order_sort);
     let end = query.paging.end();
     let mut total = 0u64;
@@ -86,9 +83,7 @@ mod tests {
 
     #[test]
     fn newest_first_by_default_and_pages_cut_after_filtering() {
-        let all: Vec<Session> = (0..25)
-            .map(|n| session(n, &format!("u{n}"), None))
-            .collect();
+        let all: Vec<Session> = (0..25).map(|n| session(n, &format!("u{n}"), None)).collect();
         let mut query = SessionQuery {
             paging: Paging {
                 page_no: 2,
@@ -98,10 +93,7 @@ mod tests {
         };
         let page = select_page(all.clone(), &query);
         assert_eq!(page.total, 25);
-        assert_eq!(
-            names(&page),
-            (5..15).rev().map(|n| format!("u{n}")).collect::<Vec<_>>()
-        );
+        assert_eq!(names(&page), (5..15).rev().map(|n| format!("u{n}")).collect::<Vec<_>>());
 
         query.paging = Paging {
             page_no: 4,
@@ -132,19 +124,13 @@ mod tests {
             order_sort: OrderSort::Asc,
             ..Default::default()
         };
-        assert_eq!(
-            names(&select_page(all.clone(), &query)),
-            ["B", "a", "b", "b"]
-        );
+        assert_eq!(names(&select_page(all.clone(), &query)), ["B", "a", "b", "b"]);
         let query = SessionQuery {
             order_by: OrderBy::FullName,
             order_sort: OrderSort::Asc,
             ..Default::default()
         };
-        assert_eq!(
-            names(&select_page(all.clone(), &query)),
-            ["a", "B", "b", "b"]
-        );
+        assert_eq!(names(&select_page(all.clone(), &query)), ["a", "B", "b", "b"]);
         let by_name_desc = select_page(
             all,
             &SessionQuery {
@@ -165,19 +151,12 @@ mod tests {
         for page_no in [1, 3, 17] {
             let query = SessionQuery {
                 order_by: OrderBy::FullName,
-                paging: Paging {
-                    page_no,
-                    page_size: 7,
-                },
+                paging: Paging { page_no, page_size: 7 },
                 ..Default::default()
             };
             let mut sorted = all.clone();
             sorted.sort_by(|a, b| compare(a, b, query.order_by, query.order_sort));
-            let expected: Vec<_> = sorted
-                .into_iter()
-                .skip(query.paging.offset())
-                .take(7)
-                .collect();
+            let expected: Vec<_> = sorted.into_iter().skip(query.paging.offset()).take(7).collect();
             assert_eq!(select_page(all.clone(), &query).sessions, expected);
         }
     }

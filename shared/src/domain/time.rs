@@ -88,10 +88,7 @@ mod tests {
         assert_eq!(Timestamp::parse("2026-11-28 10:00:00"), Ok(expected));
         assert_eq!(Timestamp::parse("2026-11-28T10:00:00Z"), Ok(expected));
         assert_eq!(Timestamp::parse("2026-11-28T18:00:00+08:00"), Ok(expected));
-        assert_eq!(
-            Timestamp::parse("2026-11-28"),
-            Ok(Timestamp::from_secs(1_795_824_000))
-        );
+        assert_eq!(Timestamp::parse("2026-11-28"), Ok(Timestamp::from_secs(1_795_824_000)));
     }
 
     #[test]

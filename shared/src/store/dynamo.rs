@@ -17,8 +17,8 @@ use super::schema::{index, TableNames};
 use super::{SessionCounts, Store, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
-    select_page, FilterKey, FilterOp, FilterValue, OfflineReason, Session, SessionId, SessionPage,
-    SessionQuery, TenantId, Timestamp, UserId,
+    select_page, FilterKey, FilterOp, FilterValue, OfflineReason, Session, SessionId, SessionPage, SessionQuery,
+    TenantId, Timestamp, UserId,
 };
 use crate::error::StoreError;
 
@@ -50,16 +50,20 @@ impl DynamoStore {
         DynamoStore { client, tables }
     }
 
-    /// A client from the normal AWS configuration (region, credentials, retries: standard mode,
+    /// A store from the normal AWS configuration (region, credentials, retries: standard mode,
     /// which retries throttling with backoff), pointed at `DYNAMODB_ENDPOINT` when that is set
     /// (a local DynamoDB-protocol server); tables from `SESSIONS_TABLE` and `TOKENS_TABLE`.
-    pub async fn from_env() -> Self {
-        let config = aws_config::load_from_env().await;
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
+    pub fn from_config(config: &aws_config::SdkConfig) -> Self {
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
         if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
             builder = builder.endpoint_url(endpoint);
         }
         DynamoStore::new(Client::from_conf(builder.build()), TableNames::from_env())
+    }
+
+    /// [`DynamoStore::from_config`] with the configuration loaded from the environment.
+    pub async fn from_env() -> Self {
+        Self::from_config(&aws_config::load_from_env().await)
     }
 
     pub fn client(&self) -> &Client {
@@ -115,11 +119,7 @@ impl DynamoStore {
     }
 
     /// A tenant's sessions, from the online index when the query only wants online ones.
-    async fn tenant_sessions(
-        &self,
-        tenant: TenantId,
-        online_only: bool,
-    ) -> Result<Vec<Session>, StoreError> {
+    async fn tenant_sessions(&self, tenant: TenantId, online_only: bool) -> Result<Vec<Session>, StoreError> {
         let query = if online_only {
             self.query_sessions()
                 .index_name(index::ONLINE_BY_TENANT)
@@ -134,11 +134,7 @@ impl DynamoStore {
                 .expression_attribute_values(":pk", s(tenant_pk(tenant)))
                 .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
         };
-        self.query_all(query)
-            .await?
-            .iter()
-            .map(session_from)
-            .collect()
+        self.query_all(query).await?.iter().map(session_from).collect()
     }
 
     async fn get(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
@@ -156,18 +152,12 @@ impl DynamoStore {
 
     /// The session a connection rides on, read consistently.
     async fn connection_session(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
-        let Some(connection) = self
-            .get(&self.tables.sessions, connection_key(connection_id))
-            .await?
-        else {
+        let Some(connection) = self.get(&self.tables.sessions, connection_key(connection_id)).await? else {
             return Ok(None);
         };
         let tenant = TenantId(read_n(&connection, "tenantId")?);
         let id = read_session_id(&connection, "sessionId")?;
-        match self
-            .get(&self.tables.sessions, session_key(tenant, id))
-            .await?
-        {
+        match self.get(&self.tables.sessions, session_key(tenant, id)).await? {
             Some(item) => session_from(&item).map(Some),
             None => Ok(None),
         }
@@ -204,9 +194,7 @@ impl DynamoStore {
                     .iter()
                     .any(|t| code.starts_with(t.trim_end_matches("Exception")))
             }) {
-                return Err(StoreError::Throttled(format!(
-                    "TransactWriteItems: {reasons:?}"
-                )));
+                return Err(StoreError::Throttled(format!("TransactWriteItems: {reasons:?}")));
             }
             attempt += 1;
             if attempt >= 4 {
@@ -240,10 +228,7 @@ impl DynamoStore {
                 continue;
             }
             for session in chunk {
-                let actions = vec![
-                    self.end_action(session, at, reason)?,
-                    self.count_action(tenant, 0, -1)?,
-                ];
+                let actions = vec![self.end_action(session, at, reason)?, self.count_action(tenant, 0, -1)?];
                 if self.transact(actions).await? {
                     ended.push(session.clone().ended(at, reason));
                 }
@@ -262,9 +247,7 @@ impl DynamoStore {
         let update = Update::builder()
             .table_name(&self.tables.sessions)
             .set_key(Some(session_key(session.tenant_id, session.id)))
-            .update_expression(
-                "SET #off = :at, #reason = :reason, #ended = :shard REMOVE #ot, #ou, #os",
-            )
+            .update_expression("SET #off = :at, #reason = :reason, #ended = :shard REMOVE #ot, #ou, #os")
             .condition_expression("attribute_exists(#ot)")
             .expression_attribute_names("#off", "offlineDate")
             .expression_attribute_names("#reason", "offlineReason")
@@ -281,12 +264,7 @@ impl DynamoStore {
     }
 
     /// Adds to a tenant's counters (creating them at zero).
-    fn count_action(
-        &self,
-        tenant: TenantId,
-        sessions: i64,
-        online: i64,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn count_action(&self, tenant: TenantId, sessions: i64, online: i64) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.tables.sessions)
             .set_key(Some(counter_key(tenant)))
@@ -345,14 +323,8 @@ impl DynamoStore {
                     .expression_attribute_values(":u", n(user.user_id.get())),
             )
             .await?;
-        let sessions = items
-            .iter()
-            .map(session_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(sessions
-            .into_iter()
-            .filter(|s| s.tenant_id == user.tenant_id)
-            .collect())
+        let sessions = items.iter().map(session_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(sessions.into_iter().filter(|s| s.tenant_id == user.tenant_id).collect())
     }
 
     async fn revoke_tokens_of(&self, user: UserRef, at: Timestamp) -> Result<u64, StoreError> {
@@ -417,11 +389,7 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn revoke_user_tokens(
-        &self,
-        users: &[UserRef],
-        at: Timestamp,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError> {
         let counts: Vec<u64> = futures::stream::iter(users.iter().copied())
             .map(|user| self.revoke_tokens_of(user, at))
             .buffer_unordered(CONCURRENCY)
@@ -446,30 +414,15 @@ impl Store for DynamoStore {
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self
-            .connection_session(connection_id)
-            .await?
-            .filter(Session::online)
-        else {
+        let Some(session) = self.connection_session(connection_id).await?.filter(Session::online) else {
             return Ok(None);
         };
         let tenant = session.tenant_id;
-        Ok(self
-            .end_sessions(tenant, vec![session], at, reason)
-            .await?
-            .pop())
+        Ok(self.end_sessions(tenant, vec![session], at, reason).await?.pop())
     }
 
-    async fn touch_connection(
-        &self,
-        connection_id: &str,
-        at: Timestamp,
-    ) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self
-            .connection_session(connection_id)
-            .await?
-            .filter(Session::online)
-        else {
+    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.connection_session(connection_id).await?.filter(Session::online) else {
             return Ok(None);
         };
         let result = self
@@ -492,28 +445,16 @@ impl Store for DynamoStore {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(self
-                    .connection_session(connection_id)
-                    .await?
-                    .filter(Session::online))
+                Ok(self.connection_session(connection_id).await?.filter(Session::online))
             }
             Err(e) => Err(sdk_error("UpdateItem", e)),
         }
     }
 
-    async fn list_sessions(
-        &self,
-        scope: TenantScope,
-        query: &SessionQuery,
-    ) -> Result<SessionPage, StoreError> {
+    async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError> {
         let tenants = match scope {
             TenantScope::Tenant(tenant) => vec![tenant],
-            TenantScope::All => self
-                .tenants()
-                .await?
-                .into_iter()
-                .map(|(tenant, _)| tenant)
-                .collect(),
+            TenantScope::All => self.tenants().await?.into_iter().map(|(tenant, _)| tenant).collect(),
         };
         let online_only = wants_online_only(query);
         let per_tenant: Vec<Vec<Session>> = futures::stream::iter(tenants)
@@ -544,11 +485,7 @@ impl Store for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error("Query", e))?;
-            output
-                .items()
-                .iter()
-                .map(session_from)
-                .collect::<Result<Vec<_>, _>>()
+            output.items().iter().map(session_from).collect::<Result<Vec<_>, _>>()
         };
         let online = async {
             let items = self
@@ -560,10 +497,7 @@ impl Store for DynamoStore {
                         .expression_attribute_values(":u", n(user_id.get())),
                 )
                 .await?;
-            items
-                .iter()
-                .map(session_from)
-                .collect::<Result<Vec<_>, _>>()
+            items.iter().map(session_from).collect::<Result<Vec<_>, _>>()
         };
         let (newest, online) = futures::try_join!(newest, online)?;
         let by_id: BTreeMap<SessionId, Session> = online
@@ -587,27 +521,22 @@ impl Store for DynamoStore {
 
     async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError> {
         match scope {
-            TenantScope::Tenant(tenant) => {
-                match self.get(&self.tables.sessions, counter_key(tenant)).await? {
-                    Some(item) => counts_from(&item),
-                    None => Ok(SessionCounts::default()),
-                }
-            }
-            TenantScope::All => Ok(self.tenants().await?.into_iter().fold(
-                SessionCounts::default(),
-                |sum, (_, c)| SessionCounts {
+            TenantScope::Tenant(tenant) => match self.get(&self.tables.sessions, counter_key(tenant)).await? {
+                Some(item) => counts_from(&item),
+                None => Ok(SessionCounts::default()),
+            },
+            TenantScope::All => Ok(self
+                .tenants()
+                .await?
+                .into_iter()
+                .fold(SessionCounts::default(), |sum, (_, c)| SessionCounts {
                     sessions: sum.sessions + c.sessions,
                     online: sum.online + c.online,
-                },
-            )),
+                })),
         }
     }
 
-    async fn find_users(
-        &self,
-        scope: TenantScope,
-        user_ids: &[UserId],
-    ) -> Result<Vec<UserRef>, StoreError> {
+    async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError> {
         let found: Vec<Option<UserRef>> = futures::stream::iter(user_ids.iter().copied())
             .map(|user_id| async move {
                 let tenant = self.user_tenant(user_id).await?;
@@ -674,10 +603,7 @@ impl Store for DynamoStore {
             .await?;
         let mut by_tenant: BTreeMap<TenantId, Vec<Session>> = BTreeMap::new();
         for session in online.into_iter().flatten() {
-            by_tenant
-                .entry(session.tenant_id)
-                .or_default()
-                .push(session);
+            by_tenant.entry(session.tenant_id).or_default().push(session);
         }
         let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant)
             .map(|(tenant, sessions)| self.end_sessions(tenant, sessions, at, reason))
@@ -693,12 +619,8 @@ fn wants_online_only(query: &SessionQuery) -> bool {
     query.filters.iter().any(|f| {
         f.key == FilterKey::Online
             && match f.op {
-                FilterOp::Equal | FilterOp::In => {
-                    f.values.iter().all(|v| *v == FilterValue::Bool(true))
-                }
-                FilterOp::NotEqual | FilterOp::NotIn => {
-                    f.values.iter().all(|v| *v == FilterValue::Bool(false))
-                }
+                FilterOp::Equal | FilterOp::In => f.values.iter().all(|v| *v == FilterValue::Bool(true)),
+                FilterOp::NotEqual | FilterOp::NotIn => f.values.iter().all(|v| *v == FilterValue::Bool(false)),
                 _ => false,
             }
     })
@@ -711,9 +633,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let throttled = error
-        .code()
-        .is_some_and(|code| THROTTLE_CODES.contains(&code));
+    let throttled = error.code().is_some_and(|code| THROTTLE_CODES.contains(&code));
     let detail = format!("{operation}: {}", DisplayErrorContext(&error));
     if throttled {
         StoreError::Throttled(detail)
@@ -786,22 +706,14 @@ fn session_item(session: &Session) -> Item {
     put_opt(&mut item, "avatar", session.avatar.as_deref());
     put_opt(&mut item, "userAgent", session.user_agent.as_deref());
     put_opt(&mut item, "deviceId", session.device_id.as_deref());
-    put_opt(
-        &mut item,
-        "remoteAddress",
-        session.remote_address.as_deref(),
-    );
+    put_opt(&mut item, "remoteAddress", session.remote_address.as_deref());
     item.insert("connectionId".into(), s(&session.connection_id));
     item.insert("onlineDate".into(), n(session.online_date.millis()));
     item.insert("lastSeenDate".into(), n(session.last_seen_date.millis()));
     match (session.offline_date, session.offline_reason) {
         (Some(offline), reason) => {
             item.insert("offlineDate".into(), n(offline.millis()));
-            put_opt(
-                &mut item,
-                "offlineReason",
-                reason.map(OfflineReason::as_str),
-            );
+            put_opt(&mut item, "offlineReason", reason.map(OfflineReason::as_str));
             item.insert("endedShard".into(), s(shard_of(session.id)));
         }
         (None, _) => {
@@ -839,10 +751,7 @@ fn token_item(token: &TokenRecord) -> Item {
             "expiryShard".into(),
             s((u32::from(token.hash.as_str().as_bytes()[0]) % SHARDS).to_string()),
         );
-        item.insert(
-            super::schema::TOKENS_TTL_ATTRIBUTE.into(),
-            n(expires.secs()),
-        );
+        item.insert(super::schema::TOKENS_TTL_ATTRIBUTE.into(), n(expires.secs()));
     }
     if let Some(revoked) = token.revoked_at {
         item.insert("revokedAt".into(), n(revoked.millis()));
@@ -898,9 +807,7 @@ fn session_from(item: &Item) -> Result<Session, StoreError> {
         last_seen_date: Timestamp::from_millis(read_n(item, "lastSeenDate")?),
         offline_reason: match opt_s(item, "offlineReason")? {
             None => None,
-            Some(text) => {
-                Some(OfflineReason::parse(&text).ok_or_else(|| corrupt("offlineReason"))?)
-            }
+            Some(text) => Some(OfflineReason::parse(&text).ok_or_else(|| corrupt("offlineReason"))?),
         },
     })
 }

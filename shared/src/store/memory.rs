@@ -10,8 +10,7 @@ use async_trait::async_trait;
 use super::{SessionCounts, Store, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
-    select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp,
-    UserId,
+    select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
 };
 use crate::error::StoreError;
 
@@ -38,18 +37,11 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave State half-written (every change is one
         // insert), so a poisoned lock is still safe to use.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-fn ended_here(
-    state: &mut State,
-    id: SessionId,
-    at: Timestamp,
-    reason: OfflineReason,
-) -> Option<Session> {
+fn ended_here(state: &mut State, id: SessionId, at: Timestamp, reason: OfflineReason) -> Option<Session> {
     let session = state.sessions.get_mut(&id)?;
     if !session.online() {
         return None;
@@ -61,9 +53,7 @@ fn ended_here(
 #[async_trait]
 impl Store for MemoryStore {
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.state()
-            .tokens
-            .insert(token.hash.clone(), token.clone());
+        self.state().tokens.insert(token.hash.clone(), token.clone());
         Ok(())
     }
 
@@ -71,11 +61,7 @@ impl Store for MemoryStore {
         Ok(self.state().tokens.get(hash).cloned())
     }
 
-    async fn revoke_user_tokens(
-        &self,
-        users: &[UserRef],
-        at: Timestamp,
-    ) -> Result<u64, StoreError> {
+    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError> {
         let users: BTreeSet<&UserRef> = users.iter().collect();
         let mut revoked = 0;
         for token in self.state().tokens.values_mut() {
@@ -93,14 +79,10 @@ impl Store for MemoryStore {
 
     async fn open_session(&self, session: &Session) -> Result<bool, StoreError> {
         let mut state = self.state();
-        if state.connections.contains_key(&session.connection_id)
-            || state.sessions.contains_key(&session.id)
-        {
+        if state.connections.contains_key(&session.connection_id) || state.sessions.contains_key(&session.id) {
             return Ok(false);
         }
-        state
-            .connections
-            .insert(session.connection_id.clone(), session.id);
+        state.connections.insert(session.connection_id.clone(), session.id);
         state.sessions.insert(session.id, session.clone());
         Ok(true)
     }
@@ -118,36 +100,20 @@ impl Store for MemoryStore {
         Ok(ended_here(&mut state, id, at, reason))
     }
 
-    async fn touch_connection(
-        &self,
-        connection_id: &str,
-        at: Timestamp,
-    ) -> Result<Option<Session>, StoreError> {
+    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError> {
         let mut state = self.state();
         let Some(&id) = state.connections.get(connection_id) else {
             return Ok(None);
         };
-        Ok(state
-            .sessions
-            .get_mut(&id)
-            .filter(|s| s.online())
-            .map(|session| {
-                session.last_seen_date = session.last_seen_date.max(at);
-                session.clone()
-            }))
+        Ok(state.sessions.get_mut(&id).filter(|s| s.online()).map(|session| {
+            session.last_seen_date = session.last_seen_date.max(at);
+            session.clone()
+        }))
     }
 
-    async fn list_sessions(
-        &self,
-        scope: TenantScope,
-        query: &SessionQuery,
-    ) -> Result<SessionPage, StoreError> {
+    async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError> {
         let state = self.state();
-        let in_scope = state
-            .sessions
-            .values()
-            .filter(|s| scope.contains(s.tenant_id))
-            .cloned();
+        let in_scope = state.sessions.values().filter(|s| scope.contains(s.tenant_id)).cloned();
         Ok(select_page(in_scope, query))
     }
 
@@ -177,22 +143,14 @@ impl Store for MemoryStore {
     async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError> {
         let state = self.state();
         let mut counts = SessionCounts::default();
-        for session in state
-            .sessions
-            .values()
-            .filter(|s| scope.contains(s.tenant_id))
-        {
+        for session in state.sessions.values().filter(|s| scope.contains(s.tenant_id)) {
             counts.sessions += 1;
             counts.online += u64::from(session.online());
         }
         Ok(counts)
     }
 
-    async fn find_users(
-        &self,
-        scope: TenantScope,
-        user_ids: &[UserId],
-    ) -> Result<Vec<UserRef>, StoreError> {
+    async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError> {
         let wanted: BTreeSet<UserId> = user_ids.iter().copied().collect();
         let state = self.state();
         let from_sessions = state.sessions.values().map(|s| UserRef {
@@ -212,22 +170,15 @@ impl Store for MemoryStore {
 
     async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError> {
         let state = self.state();
-        let online = state
-            .sessions
-            .values()
-            .filter(|s| s.online())
-            .map(|s| UserRef {
-                user_id: s.user_id,
-                tenant_id: s.tenant_id,
-            });
+        let online = state.sessions.values().filter(|s| s.online()).map(|s| UserRef {
+            user_id: s.user_id,
+            tenant_id: s.tenant_id,
+        });
         let with_tokens = state.tokens.values().map(|t| UserRef {
             user_id: t.user_id,
             tenant_id: t.tenant_id,
         });
-        let found: BTreeSet<UserRef> = online
-            .chain(with_tokens)
-            .filter(|u| u.tenant_id == tenant)
-            .collect();
+        let found: BTreeSet<UserRef> = online.chain(with_tokens).filter(|u| u.tenant_id == tenant).collect();
         Ok(found.into_iter().collect())
     }
 

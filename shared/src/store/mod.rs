@@ -20,8 +20,8 @@
 //! | `byUser` | `userId` (N) | `id` | every session |
 //! | `onlineByTenant` | `onlineTenant` (N) | `id` | online sessions only (attribute removed at the end) |
 //! | `onlineByUser` | `onlineUser` (N) | `id` | online sessions only |
-//! | `staleByShard` | `onlineShard` (S) | `lastSeen` (N) | online sessions, by last heartbeat, in 4 shards |
-//! | `endedByShard` | `endedShard` (S) | `offlineAt` (N) | ended sessions, by end time, in 4 shards |
+//! | `staleByShard` | `onlineShard` (S) | `lastSeenDate` (N) | online sessions, by last heartbeat, in 4 shards |
+//! | `endedByShard` | `endedShard` (S) | `offlineDate` (N) | ended sessions, by end time, in 4 shards |
 //!
 //! Tokens table, key `tokenHash` (the SHA-256 hex; the raw token is never stored), TTL on `ttl`:
 //!
@@ -44,8 +44,8 @@
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
 //! | open a session | TransactWriteItems: session, connection, counter | 3 writes |
 //! | end a session | TransactWriteItems conditioned on still online: session, counter | 2 writes |
-//! | stale sessions (cleanup) | Query `staleByShard` with `lastSeen < cutoff` per shard | stale items read |
-//! | old ended sessions (cleanup) | Query `endedByShard` with `offlineAt < cutoff` per shard | old items read |
+//! | stale sessions (cleanup) | Query `staleByShard` with `lastSeenDate < cutoff` per shard | stale items read |
+//! | old ended sessions (cleanup) | Query `endedByShard` with `offlineDate < cutoff` per shard | old items read |
 //! | token by hash (every request) | GetItem `tokenHash` | 1 item |
 //! | a user's / tenant's tokens (revocation) | Query `byUser` / `byTenant` | tokens of the user / tenant |
 //! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
@@ -63,9 +63,7 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
-use crate::domain::{
-    OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
-};
+use crate::domain::{OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId};
 use crate::error::StoreError;
 
 /// A user and the tenant it belongs to.
@@ -97,8 +95,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks every unrevoked token of these users as revoked at `at`; returns how many this call
     /// revoked (a second call revokes none).
-    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp)
-        -> Result<u64, StoreError>;
+    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError>;
 
     // ---- sessions ----
 
@@ -117,18 +114,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Moves the last-seen time of the online session on `connection_id` to `at`; `None` when the
     /// connection is unknown or its session ended.
-    async fn touch_connection(
-        &self,
-        connection_id: &str,
-        at: Timestamp,
-    ) -> Result<Option<Session>, StoreError>;
+    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError>;
 
     /// One page of the sessions in `scope` that match `query`, and the count of all matches.
-    async fn list_sessions(
-        &self,
-        scope: TenantScope,
-        query: &SessionQuery,
-    ) -> Result<SessionPage, StoreError>;
+    async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError>;
 
     /// One user's sessions in `scope`, newest first: every online one and the newest
     /// `ended_limit` ended ones. Empty when the user has none in scope.
@@ -145,11 +134,7 @@ pub trait Store: Send + Sync + 'static {
     // ---- forced offline ----
 
     /// Which of `user_ids` exist in `scope` (have a session or a token there), with their tenant.
-    async fn find_users(
-        &self,
-        scope: TenantScope,
-        user_ids: &[UserId],
-    ) -> Result<Vec<UserRef>, StoreError>;
+    async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError>;
 
     /// The users of `tenant` with a token or an online session there.
     async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError>;

@@ -2,8 +2,8 @@
 //! and `template.yaml` mirrors the same keys and indexes (a test compares the two).
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -22,8 +22,7 @@ impl TableNames {
 
     pub fn from_env() -> Self {
         TableNames {
-            sessions: std::env::var("SESSIONS_TABLE")
-                .unwrap_or_else(|_| Self::DEFAULT_SESSIONS.into()),
+            sessions: std::env::var("SESSIONS_TABLE").unwrap_or_else(|_| Self::DEFAULT_SESSIONS.into()),
             tokens: std::env::var("TOKENS_TABLE").unwrap_or_else(|_| Self::DEFAULT_TOKENS.into()),
         }
     }
@@ -145,11 +144,7 @@ pub async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Resu
                 .index_name(*index)
                 .key_schema(key(partition, KeyType::Hash)?)
                 .key_schema(key(sort, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .map_err(|e| failure("index definition", e))
         })
@@ -163,12 +158,7 @@ pub async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Resu
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
-        .map_err(|e| {
-            failure(
-                "create table",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e),
-            )
-        })?;
+        .map_err(|e| failure("create table", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     Ok(())
 }
 
@@ -187,11 +177,26 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
         .time_to_live_specification(ttl)
         .send()
         .await
-        .map_err(|e| {
-            failure(
-                "update ttl",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e),
-            )
-        })?;
+        .map_err(|e| failure("update ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     Ok(())
+}
+
+/// Creates whichever of the two tables does not exist yet (for a local server that may already
+/// hold them from an earlier run).
+pub async fn ensure_tables(client: &Client, names: &TableNames) -> Result<(), StoreError> {
+    let existing = client
+        .list_tables()
+        .send()
+        .await
+        .map_err(|e| failure("list tables", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?
+        .table_names
+        .unwrap_or_default();
+    match (existing.contains(&names.sessions), existing.contains(&names.tokens)) {
+        (true, true) => Ok(()),
+        (false, false) => create_tables(client, names).await,
+        _ => Err(StoreError::Failure(format!(
+            "only one of the tables {} and {} exists; delete it or create the other",
+            names.sessions, names.tokens
+        ))),
+    }
 }

@@ -1,0 +1,9 @@
+//! Lambda function for GET /api/v1/message/center/online/{userId}: one user's presence and newest sessions.
+//! The handler lives in `message_center::api`, shared with the local API and the tests.
+
+use message_center::api::Endpoint;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    message_center::runtime::serve_http(Endpoint::Detail).await
+}

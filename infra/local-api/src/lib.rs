@@ -1,0 +1,86 @@
+//! The local API: every route of the service in one process on 127.0.0.1, each answered by the
+//! same handler the Lambda function runs (`message_center::api::handle`), so what works here
+//! works there. The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
+
+pub mod demo;
+pub mod tokens_file;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use lambda_http::RequestExt;
+use message_center::api::{self, App, Endpoint, BASE_PATH};
+use message_center::envelope::failure;
+use message_center::ApiError;
+
+/// Largest request body accepted (Lambda's own limit for a synchronous invoke).
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// The routes, as `template.yaml` declares them for API Gateway.
+pub fn router(app: App) -> Router {
+    let app = Arc::new(app);
+    Router::new()
+        .route(
+            BASE_PATH,
+            get(|State(app): State<Arc<App>>, req: Request| call(app, Endpoint::List, req, None)),
+        )
+        .route(
+            &format!("{BASE_PATH}/search"),
+            get(|State(app): State<Arc<App>>, req: Request| call(app, Endpoint::Search, req, None)),
+        )
+        .route(
+            &format!("{BASE_PATH}/off"),
+            post(|State(app): State<Arc<App>>, req: Request| call(app, Endpoint::Offline, req, None)),
+        )
+        .route(
+            &format!("{BASE_PATH}/{{userId}}"),
+            get(
+                |State(app): State<Arc<App>>, Path(user_id): Path<String>, req: Request| {
+                    call(app, Endpoint::Detail, req, Some(user_id))
+                },
+            ),
+        )
+        .fallback(|req: Request| async move {
+            let error = ApiError::not_found(format!("There is no route {} {}.", req.method(), req.uri().path()));
+            into_axum(failure(&ulid::Ulid::new().to_string(), &error))
+        })
+        .with_state(app)
+}
+
+/// Hands an axum request to the Lambda handler as API Gateway would: same method, URI (with the
+/// raw query string), headers and body, and the `userId` path parameter.
+async fn call(app: Arc<App>, endpoint: Endpoint, req: Request, user_id: Option<String>) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = ApiError::invalid("body", format!("The body is larger than {MAX_BODY_BYTES} bytes."));
+            return into_axum(failure(&ulid::Ulid::new().to_string(), &error));
+        }
+    };
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) if text.is_empty() => lambda_http::Body::Empty,
+        Ok(text) => lambda_http::Body::Text(text),
+        Err(not_text) => lambda_http::Body::Binary(not_text.into_bytes()),
+    };
+    let mut lambda_request = lambda_http::Request::from_parts(parts, body);
+    if let Some(user_id) = user_id {
+        lambda_request =
+            lambda_request.with_path_parameters(std::collections::HashMap::from([("userId".to_owned(), user_id)]));
+    }
+    into_axum(api::handle(&app, endpoint, lambda_request).await)
+}
+
+fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        lambda_http::Body::Empty => axum::body::Body::empty(),
+        lambda_http::Body::Text(text) => axum::body::Body::from(text),
+        lambda_http::Body::Binary(bytes) => axum::body::Body::from(bytes),
+        _ => axum::body::Body::empty(),
+    };
+    Response::from_parts(parts, body).into_response()
+}

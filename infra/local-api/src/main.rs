@@ -1,0 +1,102 @@
+//! `local-api`: runs the whole service on 127.0.0.1 (see `--help`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, ValueEnum};
+use local_api::{demo, router, tokens_file};
+use message_center::api::{App, BASE_PATH};
+use message_center::domain::Timestamp;
+use message_center::gateway::NoConnections;
+use message_center::store::schema::ensure_tables;
+use message_center::store::{DynamoStore, MemoryStore, Store};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StoreKind {
+    /// The embedded in-memory store: nothing to install, gone at exit.
+    Memory,
+    /// DynamoDB from the normal AWS configuration; `DYNAMODB_ENDPOINT` points it at a local server.
+    Dynamodb,
+}
+
+/// Message Center Online, the whole service in one local process.
+#[derive(Parser, Debug)]
+#[command(name = "local-api", version)]
+struct Args {
+    /// Port on 127.0.0.1.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Where state is kept.
+    #[arg(long, env = "LOCAL_API_STORE", value_enum, default_value = "memory")]
+    store: StoreKind,
+    /// Start with no demo data and no demo tokens.
+    #[arg(long, env = "LOCAL_API_NO_DEMO")]
+    no_demo: bool,
+    /// Token records to load: a JSON array of {token, userId, tenantId, fullName, avatar?, permissions, platform, expiresAt?}.
+    #[arg(long, env = "LOCAL_API_TOKENS")]
+    tokens: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    message_center::telemetry::init();
+
+    let store: Arc<dyn Store> = match args.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Dynamodb => {
+            let store = DynamoStore::from_env().await;
+            ensure_tables(store.client(), store.tables()).await?;
+            Arc::new(store)
+        }
+    };
+    if let Some(path) = &args.tokens {
+        let records = tokens_file::read(path)?;
+        for record in &records {
+            store.put_token(record).await?;
+        }
+        println!("loaded {} tokens from {}", records.len(), path.display());
+    }
+    if !args.no_demo {
+        demo::seed(store.as_ref(), Timestamp::now()).await?;
+    }
+
+    let app = App {
+        store,
+        gateway: Arc::new(NoConnections),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let address = listener.local_addr()?;
+    if !args.no_demo {
+        println!("demo tokens:");
+        for token in demo::tokens() {
+            println!("  {:<26} {}", token.token, token.role);
+        }
+        println!("try:\n  curl -s -H 'Authorization: Bearer demo-admin-tenant-1' 'http://{address}{BASE_PATH}?online=true&pageSize=5'");
+    }
+    println!("listening on http://{address}");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

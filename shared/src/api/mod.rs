@@ -1,0 +1,87 @@
+//! The four HTTP endpoints as plain async functions from a request to a response. The Lambda
+//! binaries, the local API and the tests all call [`handle`], so they run the very same code.
+
+pub mod detail;
+pub mod list;
+pub mod offline;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use lambda_http::{Body, Request, Response};
+use serde_json::value::RawValue;
+
+pub(crate) use crate::envelope::to_data;
+use crate::envelope::{failure, request_id, success};
+use crate::error::ApiError;
+use crate::gateway::ConnectionGateway;
+use crate::query::ListMode;
+use crate::store::Store;
+
+/// What every handler works with, built once per process (per Lambda container), not per request.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub gateway: Arc<dyn ConnectionGateway>,
+}
+
+/// The HTTP endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    List,
+    Search,
+    Detail,
+    Offline,
+}
+
+/// The base path of every endpoint.
+pub const BASE_PATH: &str = "/api/v1/message/center/online";
+
+impl Endpoint {
+    /// The route as API Gateway names it, for logs.
+    pub fn route(self) -> &'static str {
+        match self {
+            Endpoint::List => "GET /api/v1/message/center/online",
+            Endpoint::Search => "GET /api/v1/message/center/online/search",
+            Endpoint::Detail => "GET /api/v1/message/center/online/{userId}",
+            Endpoint::Offline => "POST /api/v1/message/center/online/off",
+        }
+    }
+}
+
+/// Answers one request: the endpoint's work, in the envelope, with one log line. A panic inside a
+/// handler is answered as a 500 in the envelope, never as a dropped connection.
+pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let work = async {
+        match endpoint {
+            Endpoint::List => list::list(app, &req, ListMode::List).await,
+            Endpoint::Search => list::list(app, &req, ListMode::Search).await,
+            Endpoint::Detail => detail::detail(app, &req).await,
+            Endpoint::Offline => offline::force_offline(app, &req).await,
+        }
+    };
+    let outcome = AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|_| {
+        tracing::error!(requestId = %request_id, "handler panicked");
+        Err(ApiError::internal())
+    });
+    let response = match outcome {
+        Ok(data) => success(&request_id, &data),
+        Err(error) => failure(&request_id, &error),
+    };
+    let status = response.status().as_u16();
+    tracing::info!(
+        requestId = %request_id,
+        route = endpoint.route(),
+        status,
+        durationMs = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// A handler's answer: the serialized `data` of a success, or the error.
+pub type Outcome = Result<Box<RawValue>, ApiError>;

@@ -1,0 +1,142 @@
+//! Reaching live WebSocket connections: push a message to one, or close it. In AWS this is the
+//! API Gateway Management API; the local API has its own in-process implementation. A connection
+//! that is already gone is not an error: it is reported as [`Delivery::Gone`].
+
+use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use serde::Serialize;
+
+use crate::domain::Timestamp;
+
+/// What became of a push or a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The connection no longer exists (GoneException): nothing left to do.
+    Gone,
+}
+
+/// A push or close that failed for a reason other than the connection being gone.
+#[derive(Debug, thiserror::Error)]
+#[error("connection gateway: {0}")]
+pub struct GatewayError(pub String);
+
+/// Live connections, by API Gateway connection id.
+#[async_trait]
+pub trait ConnectionGateway: Send + Sync + 'static {
+    /// Sends one text message to the client.
+    async fn send(&self, connection_id: &str, message: &str) -> Result<Delivery, GatewayError>;
+
+    /// Closes the connection (API Gateway then runs `$disconnect`).
+    async fn close(&self, connection_id: &str) -> Result<Delivery, GatewayError>;
+}
+
+/// A message the service pushes to a client.
+#[derive(Debug, Serialize)]
+pub struct Notice<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub datetime: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<&'a str>,
+}
+
+impl Notice<'_> {
+    /// The notice a forced-offline client receives before its connection is closed.
+    pub fn forced_offline(at: Timestamp) -> String {
+        let notice = Notice {
+            kind: "FORCED_OFFLINE",
+            datetime: at,
+            msg: Some("An administrator has signed you out. Sign in again to continue."),
+        };
+        serde_json::to_string(&notice).unwrap_or_default()
+    }
+
+    /// The answer to a heartbeat.
+    pub fn heartbeat_ack(at: Timestamp) -> String {
+        serde_json::to_string(&Notice {
+            kind: "HEARTBEAT_ACK",
+            datetime: at,
+            msg: None,
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// The API Gateway Management API of one WebSocket stage.
+pub struct ApiGatewayConnections {
+    client: aws_sdk_apigatewaymanagement::Client,
+}
+
+impl ApiGatewayConnections {
+    /// For the stage at `endpoint` (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub fn new(config: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(config)
+            .endpoint_url(endpoint)
+            .build();
+        ApiGatewayConnections {
+            client: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+        }
+    }
+}
+
+fn gone_or_error<E>(
+    operation: &str,
+    error: aws_sdk_apigatewaymanagement::error::SdkError<E>,
+) -> Result<Delivery, GatewayError>
+where
+    E: aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata;
+    if error.code() == Some("GoneException") {
+        return Ok(Delivery::Gone);
+    }
+    Err(GatewayError(format!(
+        "{operation}: {}",
+        aws_sdk_apigatewaymanagement::error::DisplayErrorContext(error)
+    )))
+}
+
+#[async_trait]
+impl ConnectionGateway for ApiGatewayConnections {
+    async fn send(&self, connection_id: &str, message: &str) -> Result<Delivery, GatewayError> {
+        match self
+            .client
+            .post_to_connection()
+            .connection_id(connection_id)
+            .data(Blob::new(message.as_bytes()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Delivery::Delivered),
+            Err(error) => gone_or_error("PostToConnection", error),
+        }
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<Delivery, GatewayError> {
+        match self
+            .client
+            .delete_connection()
+            .connection_id(connection_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Delivery::Delivered),
+            Err(error) => gone_or_error("DeleteConnection", error),
+        }
+    }
+}
+
+/// A gateway for a deployment without a WebSocket API: every connection is already gone.
+pub struct NoConnections;
+
+#[async_trait]
+impl ConnectionGateway for NoConnections {
+    async fn send(&self, _connection_id: &str, _message: &str) -> Result<Delivery, GatewayError> {
+        Ok(Delivery::Gone)
+    }
+
+    async fn close(&self, _connection_id: &str) -> Result<Delivery, GatewayError> {
+        Ok(Delivery::Gone)
+    }
+}

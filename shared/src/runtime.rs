@@ -1,0 +1,38 @@
+//! What a Lambda binary does before its first request: logging, configuration and clients, built
+//! once per container; then the runtime loop. Each function's `main.rs` is one call into here.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::{service_fn, Request};
+
+use crate::api::{self, App, Endpoint};
+use crate::gateway::{ApiGatewayConnections, ConnectionGateway, NoConnections};
+use crate::store::DynamoStore;
+
+/// The DynamoDB store and the connection gateway from the environment: `SESSIONS_TABLE`,
+/// `TOKENS_TABLE`, `DYNAMODB_ENDPOINT` (optional), `WEBSOCKET_MANAGEMENT_ENDPOINT` (optional:
+/// without it there are no connections to close).
+pub async fn app_from_env() -> App {
+    let config = aws_config::load_from_env().await;
+    let store = DynamoStore::from_config(&config);
+    let gateway: Arc<dyn ConnectionGateway> = match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayConnections::new(&config, &endpoint)),
+        _ => Arc::new(NoConnections),
+    };
+    App {
+        store: Arc::new(store),
+        gateway,
+    }
+}
+
+/// Runs one HTTP endpoint as a Lambda function behind API Gateway.
+pub async fn serve_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let app = app_from_env().await;
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(api::handle(app, endpoint, req).await)
+    }))
+    .await
+}

@@ -1,0 +1,45 @@
+//! The `events/*.json` fixtures (API Gateway HTTP API, payload 2.0), read as Lambda reads them.
+
+use std::path::PathBuf;
+
+use lambda_http::Request;
+use message_center::api::Endpoint;
+
+/// The repository's `events/` folder.
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// Every fixture file name, sorted.
+pub fn all_fixtures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The raw JSON of a fixture.
+pub fn fixture_json(name: &str) -> String {
+    std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// A fixture deserialized exactly as lambda_http deserializes an invocation.
+pub fn http_request(name: &str) -> Request {
+    lambda_http::request::from_str(&fixture_json(name))
+        .unwrap_or_else(|e| panic!("events/{name} is not an HTTP event: {e}"))
+}
+
+/// The endpoint an HTTP fixture's `routeKey` names.
+pub fn endpoint_of(name: &str) -> Endpoint {
+    let event: serde_json::Value = serde_json::from_str(&fixture_json(name)).unwrap();
+    match event["routeKey"].as_str().unwrap_or_default() {
+        "GET /api/v1/message/center/online" => Endpoint::List,
+        "GET /api/v1/message/center/online/search" => Endpoint::Search,
+        "GET /api/v1/message/center/online/{userId}" => Endpoint::Detail,
+        "POST /api/v1/message/center/online/off" => Endpoint::Offline,
+        other => panic!("events/{name}: unknown route {other}"),
+    }
+}

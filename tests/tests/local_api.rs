@@ -1,0 +1,215 @@
+//! The local API over real HTTP, on both stores: the routes, the envelope on the wire, and the
+//! forced-offline effect as a client sees it (the kicked token is refused, the sessions end).
+
+use std::sync::Arc;
+
+use local_api::{demo, router};
+use message_center::api::App;
+use message_center::domain::Timestamp;
+use message_center::gateway::NoConnections;
+use message_center::store::{MemoryStore, Store};
+use serde_json::{json, Value};
+
+const BASE: &str = "/api/v1/message/center/online";
+
+struct Server {
+    base_url: String,
+}
+
+impl Server {
+    async fn start(store: Arc<dyn Store>) -> Server {
+        demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = App {
+            store,
+            gateway: Arc::new(NoConnections),
+        };
+        tokio::spawn(async move { axum::serve(listener, router(app)).await });
+        Server {
+            base_url: format!("http://{address}"),
+        }
+    }
+
+    /// `(status, WWW-Authenticate, body)` of a request; `body` is sent as JSON when given.
+    async fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, Option<String>, Value) {
+        let url = format!("{}{path}", self.base_url);
+        let token = token.map(|t| format!("Bearer {t}"));
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let mut response = match (method, body) {
+                ("GET", _) => {
+                    let mut request = agent.get(&url);
+                    if let Some(token) = &token {
+                        request = request.header("Authorization", token);
+                    }
+                    request.call()
+                }
+                (_, body) => {
+                    let mut request = agent.post(&url).header("Content-Type", "application/json");
+                    if let Some(token) = &token {
+                        request = request.header("Authorization", token);
+                    }
+                    request.send(body.unwrap_or_default())
+                }
+            }
+            .expect("the local API answers");
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let text = response.body_mut().read_to_string().unwrap();
+            let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+            (response.status().as_u16(), challenge, body)
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let (status, _, body) = self.call("GET", path, Some(token), None).await;
+        (status, body)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let (status, _, body) = self.call("POST", path, Some(token), Some(body.to_string())).await;
+        (status, body)
+    }
+}
+
+const ADMIN_1: &str = "demo-admin-tenant-1";
+
+async fn routes_and_errors_over_http(store: Arc<dyn Store>) {
+    let server = Server::start(store).await;
+
+    let (status, body) = server.get(&format!("{BASE}?pageSize=3"), ADMIN_1).await;
+    assert_eq!((status, body["code"].as_str()), (200, Some("S")));
+    assert_eq!(body["data"]["list"].as_array().unwrap().len(), 3);
+    let total: u64 = body["data"]["total"].as_str().unwrap().parse().unwrap();
+
+    let (status, past_end) = server.get(&format!("{BASE}?pageNo=1000&pageSize=100"), ADMIN_1).await;
+    assert_eq!(status, 200);
+    assert_eq!(past_end["data"], json!({"total": total.to_string(), "list": []}));
+
+    let encoded = format!("{BASE}?filters%5B0%5D.key=userId&filters%5B0%5D.op=IN&filters%5B0%5D.value=1001%2C1002");
+    let (status, body) = server.get(&encoded, ADMIN_1).await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["userId"] == "1001" || r["userId"] == "1002"));
+
+    let (status, body) = server.get(&format!("{BASE}/search?fullName=LOVELACE"), ADMIN_1).await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["fullName"] == "Ada Lovelace"));
+
+    let (status, challenge, body) = server.call("GET", BASE, None, None).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (401, Some("Bearer error=\"invalid_token\""))
+    );
+    assert_eq!(body["ext"]["eKey"], "unauthorized");
+
+    let (status, body) = server.get(&format!("{BASE}?color=blue"), ADMIN_1).await;
+    assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("color")));
+
+    assert_eq!(server.get(&format!("{BASE}/1001"), ADMIN_1).await.0, 200);
+    assert_eq!(
+        server.get(&format!("{BASE}/2001"), ADMIN_1).await.0,
+        404,
+        "another tenant's user does not exist"
+    );
+    let (status, body) = server.get(&format!("{BASE}/-5"), ADMIN_1).await;
+    assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("userId")));
+
+    let (status, body) = server.get("/api/v1/nowhere", ADMIN_1).await;
+    assert_eq!((status, body["ext"]["eKey"].as_str()), (404, Some("not_found")));
+
+    let (status, _, body) = server
+        .call("POST", &format!("{BASE}/off"), Some(ADMIN_1), Some("{not json".into()))
+        .await;
+    assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("body")));
+    let (status, body) = server
+        .post(
+            &format!("{BASE}/off"),
+            ADMIN_1,
+            json!({"receiveObjectType": "TENANT", "receiveObjectIds": [2]}),
+        )
+        .await;
+    assert_eq!((status, body["ext"]["eKey"].as_str()), (403, Some("forbidden")));
+}
+
+async fn forced_offline_as_a_client_sees_it(store: Arc<dyn Store>) {
+    let server = Server::start(store).await;
+    let kicked_users_token = "demo-user-no-permissions"; // user 1001 of tenant 1
+    assert_eq!(
+        server.get(BASE, kicked_users_token).await.0,
+        403,
+        "a live token without the permission"
+    );
+
+    let request = json!({"receiveObjectType": "USER", "receiveObjectIds": ["1001", 1001, 2001]});
+    let (status, body) = server.post(&format!("{BASE}/off"), ADMIN_1, request.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["data"];
+    assert_eq!((data["users"].as_u64(), data["tokens"].as_u64()), (Some(1), Some(1)));
+    assert!(data["sessions"].as_u64().unwrap() >= 1, "the demo has 1001 online");
+    assert_eq!(data["skippedIds"], json!(["2001"]));
+
+    let (status, challenge, _) = server.call("GET", BASE, Some(kicked_users_token), None).await;
+    assert_eq!(
+        (status, challenge.is_some()),
+        (401, true),
+        "the kicked user's token is revoked"
+    );
+
+    let (_, detail) = server.get(&format!("{BASE}/1001"), ADMIN_1).await;
+    assert_eq!(detail["data"]["online"], false);
+    assert_eq!(detail["data"]["onlineSessions"], 0);
+    let forced = detail["data"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["offlineReason"] == "FORCED")
+        .count();
+    assert_eq!(forced as u64, data["sessions"].as_u64().unwrap());
+
+    let (status, again) = server.post(&format!("{BASE}/off"), ADMIN_1, request).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        again["data"],
+        json!({"users": 1, "sessions": 0, "tokens": 0, "connections": 0, "skippedIds": ["2001"]}),
+        "idempotent"
+    );
+}
+
+#[tokio::test]
+async fn routes_and_errors_over_http_on_memory() {
+    routes_and_errors_over_http(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn routes_and_errors_over_http_on_dynamodb() {
+    routes_and_errors_over_http(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
+
+#[tokio::test]
+async fn forced_offline_as_a_client_sees_it_on_memory() {
+    forced_offline_as_a_client_sees_it(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn forced_offline_as_a_client_sees_it_on_dynamodb() {
+    forced_offline_as_a_client_sees_it(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
