@@ -1,0 +1,158 @@
+//! `template.yaml` against the code: the tables mirror `store::schema`, every function crate is
+//! deployed, and every HTTP route the handlers serve is routed by API Gateway.
+
+use std::collections::BTreeSet;
+
+use message_center::api::Endpoint;
+use message_center::store::schema::{TableSpec, SESSIONS_TABLE, TOKENS_TABLE, TOKENS_TTL_ATTRIBUTE};
+use serde_norway::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).expect("template.yaml is YAML")
+}
+
+fn resource<'a>(template: &'a Value, id: &str) -> &'a Value {
+    let found = &template["Resources"][id];
+    assert!(!found.is_null(), "template.yaml has no resource {id}");
+    found
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, found {value:?}"))
+        .to_owned()
+}
+
+fn key_pair(schema: &Value) -> (String, Option<String>) {
+    let keys = schema.as_sequence().expect("KeySchema is a list");
+    let of = |kind: &str| {
+        keys.iter()
+            .find(|k| k["KeyType"] == kind)
+            .map(|k| text(&k["AttributeName"]))
+    };
+    (of("HASH").expect("a HASH key"), of("RANGE"))
+}
+
+fn assert_table_mirrors(template: &Value, id: &str, spec: &TableSpec) {
+    let properties = &resource(template, id)["Properties"];
+    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(properties["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(
+        key_pair(&properties["KeySchema"]),
+        (spec.partition_key.to_owned(), spec.sort_key.map(str::to_owned)),
+        "{id} key"
+    );
+
+    let attributes: BTreeSet<(String, String)> = properties["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
+        .collect();
+    let expected: BTreeSet<(String, String)> = spec
+        .attributes
+        .iter()
+        .map(|(name, number)| (name.to_string(), if *number { "N" } else { "S" }.to_owned()))
+        .collect();
+    assert_eq!(attributes, expected, "{id} attribute definitions");
+
+    let indexes: BTreeSet<(String, String, String, String)> = properties["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|index| {
+            let (hash, range) = key_pair(&index["KeySchema"]);
+            (
+                text(&index["IndexName"]),
+                hash,
+                range.unwrap_or_default(),
+                text(&index["Projection"]["ProjectionType"]),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String, String)> = spec
+        .indexes
+        .iter()
+        .map(|(name, hash, range)| (name.to_string(), hash.to_string(), range.to_string(), "ALL".to_owned()))
+        .collect();
+    assert_eq!(indexes, expected, "{id} indexes");
+}
+
+#[test]
+fn tables_mirror_the_store_schema() {
+    let template = template();
+    assert_table_mirrors(&template, "SessionsTable", &SESSIONS_TABLE);
+    assert_table_mirrors(&template, "TokensTable", &TOKENS_TABLE);
+    let ttl = &resource(&template, "TokensTable")["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(
+        (ttl["AttributeName"].as_str(), ttl["Enabled"].as_bool()),
+        (Some(TOKENS_TTL_ATTRIBUTE), Some(true))
+    );
+}
+
+/// `(binary, events)` of every function resource.
+fn functions(template: &Value) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda");
+            (
+                text(&r["Metadata"]["BuildProperties"]["Binary"]),
+                r["Properties"]["Events"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_crate_is_deployed_and_every_deployed_binary_exists() {
+    let template = template();
+    let deployed: BTreeSet<String> = functions(&template).into_iter().map(|(binary, _)| binary).collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(deployed, crates);
+}
+
+#[test]
+fn every_http_endpoint_is_routed_to_its_function() {
+    let template = template();
+    let routes: BTreeSet<(String, String)> = functions(&template)
+        .into_iter()
+        .flat_map(|(binary, events)| {
+            events
+                .as_mapping()
+                .map(|m| m.values().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|event| event["Type"] == "HttpApi")
+                .map(move |event| {
+                    let properties = &event["Properties"];
+                    (
+                        binary.clone(),
+                        format!("{} {}", text(&properties["Method"]), text(&properties["Path"])),
+                    )
+                })
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("online-list", Endpoint::List),
+        ("online-search", Endpoint::Search),
+        ("online-detail", Endpoint::Detail),
+        ("online-off", Endpoint::Offline),
+    ]
+    .into_iter()
+    .map(|(binary, endpoint)| (binary.to_owned(), endpoint.route().to_owned()))
+    .collect();
+    assert_eq!(routes, expected);
+}
