@@ -16,18 +16,19 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]'
 fi
-export MOTO_SERVER="$PWD/$venv/bin/moto_server"
+export MOTO_PYTHON="$PWD/$venv/bin/python"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$MOTO_SERVER" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+# moto, one request at a time (infra/scripts/moto_server.py says why).
+"$MOTO_PYTHON" infra/scripts/moto_server.py -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
   if ! kill -0 "$moto_pid" 2>/dev/null; then
-    echo "moto_server exited; its log:" >&2; cat target/moto.log >&2; exit 1
+    echo "the moto server exited; its log:" >&2; cat target/moto.log >&2; exit 1
   fi
   sleep 0.2
 done

@@ -10,6 +10,7 @@ pub mod error;
 pub mod gateway;
 pub mod offline;
 pub mod query;
+pub mod realtime;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;

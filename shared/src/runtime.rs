@@ -4,10 +4,13 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::{service_fn, Request};
+use lambda_runtime::LambdaEvent;
 
 use crate::api::{self, App, Endpoint};
 use crate::gateway::{ApiGatewayConnections, ConnectionGateway, NoConnections};
+use crate::realtime::{self, WsRoute};
 use crate::store::DynamoStore;
 
 /// The DynamoDB store and the connection gateway from the environment: `SESSIONS_TABLE`,
@@ -34,5 +37,19 @@ pub async fn serve_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(api::handle(app, endpoint, req).await)
     }))
+    .await
+}
+
+/// Runs one WebSocket route as a Lambda function behind an API Gateway WebSocket API. Typed
+/// events through lambda_runtime: a WebSocket event is not an HTTP request.
+pub async fn serve_websocket(route: WsRoute) -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let app = app_from_env().await;
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            Ok::<_, Infallible>(realtime::handle(app, route, event.payload).await)
+        },
+    ))
     .await
 }

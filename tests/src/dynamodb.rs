@@ -1,9 +1,10 @@
 //! The DynamoDB side of the tests: a moto server on 127.0.0.1 and a client for it.
 //!
-//! `DYNAMODB_ENDPOINT` names a server already running (`.ci/run` and `infra/scripts/test.sh`
-//! start one). Without it, the first test to ask starts `moto_server` itself on a free port and a
-//! watchdog stops it when the test process exits. If neither works, the test fails: a missing
-//! server is never a skipped test.
+//! `DYNAMODB_ENDPOINT` names a server already running (`infra/scripts/test.sh` starts one).
+//! Without it, the first test to ask starts `infra/scripts/moto_server.py` (moto, one request at
+//! a time: see that file for why) on a free port, with the Python of `MOTO_PYTHON`, else the
+//! repository's `.venv`, else `python3`; a watchdog stops it when the test process exits. If
+//! neither works, the test fails: a missing server is never a skipped test.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -35,16 +36,23 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-/// Starts `moto_server` (from `MOTO_SERVER`, else PATH) on a free loopback port, tied to this
-/// process's life by a shell watchdog.
+/// Starts the moto server on a free loopback port, tied to this process's life by a shell watchdog.
 fn start_moto() -> String {
+    let repository = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
-    let moto = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let venv_python = format!("{repository}/.venv/bin/python");
+    let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new(&venv_python).exists() {
+            venv_python
+        } else {
+            "python3".into()
+        }
+    });
     let watchdog = format!(
-        "{moto} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
+        "{python} {repository}/infra/scripts/moto_server.py -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 1; done; kill $server 2>/dev/null",
         parent = std::process::id()
     );
@@ -52,14 +60,15 @@ fn start_moto() -> String {
         .args(["-c", &watchdog])
         .stdin(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("could not start {moto}: {e}"));
+        .unwrap_or_else(|e| panic!("could not start the moto server with {python}: {e}"));
     // Held for the process's life: the watchdog ends with the server, after this process.
     let _ = WATCHDOG.set(std::sync::Mutex::new(watchdog));
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     if wait_until_listening(address, Duration::from_secs(60)).is_none() {
         panic!(
-            "moto_server did not start on {address}. Install it with `pip install 'moto[server]'` \
-             (infra/scripts/test.sh does), or set DYNAMODB_ENDPOINT to a running DynamoDB-protocol server."
+            "the moto server did not start on {address} with {python}. Run the tests with \
+             infra/scripts/test.sh (it installs moto), or `pip install 'moto[server]'`, or set \
+             DYNAMODB_ENDPOINT to a running DynamoDB-protocol server."
         );
     }
     format!("http://{address}")

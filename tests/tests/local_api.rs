@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use local_api::{demo, router};
-use message_center::api::App;
+use local_api::demo;
 use message_center::domain::Timestamp;
-use message_center::gateway::NoConnections;
 use message_center::store::{MemoryStore, Store};
 use serde_json::{json, Value};
 
@@ -21,11 +19,7 @@ impl Server {
         demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = App {
-            store,
-            gateway: Arc::new(NoConnections),
-        };
-        tokio::spawn(async move { axum::serve(listener, router(app)).await });
+        tokio::spawn(local_api::serve(listener, store, std::future::pending()));
         Server {
             base_url: format!("http://{address}"),
         }

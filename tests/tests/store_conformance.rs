@@ -171,6 +171,56 @@ pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store
     );
 }
 
+pub async fn a_connect_after_its_disconnect_is_refused(store: &dyn Store) {
+    let late = online(1, 1001, "Ada", at(-1));
+    // `$disconnect` delivered first: nothing to end, but the connection is remembered as closed.
+    assert_eq!(
+        store
+            .close_connection(&late.connection_id, at(0), OfflineReason::Disconnected)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !store.open_session(&late).await.unwrap(),
+        "the late connect leaves nothing"
+    );
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (0, 0));
+    assert!(store
+        .user_sessions(TenantScope::All, UserId(1001), 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.touch_connection(&late.connection_id, at(1)).await.unwrap(), None);
+}
+
+pub async fn racing_connects_and_disconnects_leave_exact_counts(store: &dyn Store) {
+    let sessions: Vec<Session> = (0..40)
+        .map(|n| online(3, 3000 + n % 4, "Racer", at(-100 + n)))
+        .collect();
+    let opens = sessions.iter().map(|s| store.open_session(s));
+    let closes = sessions
+        .iter()
+        .step_by(2)
+        .map(|s| store.close_connection(&s.connection_id, at(0), OfflineReason::Disconnected));
+    let (opened, _) = futures::join!(futures::future::join_all(opens), futures::future::join_all(closes));
+    let opened = opened.into_iter().filter(|r| *r.as_ref().unwrap()).count() as u64;
+    let listed = store
+        .list_sessions(
+            TenantScope::Tenant(TenantId(3)),
+            &parse_session_query("pageSize=2000", ListMode::List).unwrap(),
+        )
+        .await
+        .unwrap();
+    let online_now = listed.sessions.iter().filter(|s| s.online()).count() as u64;
+    assert_eq!(listed.total, opened, "every opened session is listed once");
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(3))).await,
+        (opened, online_now),
+        "counters match the sessions"
+    );
+}
+
 /// Two tenants, a mix of online and ended sessions, names in several cases, null fields.
 fn dataset() -> Vec<Session> {
     let names = [
@@ -429,6 +479,8 @@ macro_rules! for_both_stores {
 
 for_both_stores!(
     tokens_round_trip,
+    a_connect_after_its_disconnect_is_refused,
+    racing_connects_and_disconnects_leave_exact_counts,
     revoking_tokens_touches_only_the_users_and_counts_once,
     opening_a_session_records_it_once,
     closing_a_connection_ends_its_session_once,

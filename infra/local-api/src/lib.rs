@@ -1,10 +1,13 @@
 //! The local API: every route of the service in one process on 127.0.0.1, each answered by the
-//! same handler the Lambda function runs (`message_center::api::handle`), so what works here
-//! works there. The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
+//! same handler the Lambda function runs (`message_center::api::handle` for HTTP,
+//! `message_center::realtime::handle` for the WebSocket at `/ws`), so what works here works there.
+//! The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
 
 pub mod demo;
 pub mod tokens_file;
+pub mod websocket;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
@@ -14,13 +17,43 @@ use axum::Router;
 use lambda_http::RequestExt;
 use message_center::api::{self, App, Endpoint, BASE_PATH};
 use message_center::envelope::failure;
+use message_center::store::Store;
 use message_center::ApiError;
+use websocket::{LocalConnections, WsState};
 
 /// Largest request body accepted (Lambda's own limit for a synchronous invoke).
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
-/// The routes, as `template.yaml` declares them for API Gateway.
-pub fn router(app: App) -> Router {
+/// The service over `store`: the handlers' `App`, with a connection gateway that reaches this
+/// process's own WebSocket clients.
+pub fn local_app(store: Arc<dyn Store>) -> (App, Arc<LocalConnections>) {
+    let connections = Arc::new(LocalConnections::default());
+    (
+        App {
+            store,
+            gateway: connections.clone(),
+        },
+        connections,
+    )
+}
+
+/// Serves every route on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (app, connections) = local_app(store);
+    let service = router(app, connections).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}
+
+/// The routes, as `template.yaml` declares them for API Gateway, and the WebSocket at `/ws`.
+pub fn router(app: App, connections: Arc<LocalConnections>) -> Router {
+    let ws = Router::new().route("/ws", get(websocket::upgrade)).with_state(WsState {
+        app: app.clone(),
+        connections,
+    });
     let app = Arc::new(app);
     Router::new()
         .route(
@@ -43,6 +76,7 @@ pub fn router(app: App) -> Router {
                 },
             ),
         )
+        .merge(ws)
         .fallback(|req: Request| async move {
             let error = ApiError::not_found(format!("There is no route {} {}.", req.method(), req.uri().path()));
             into_axum(failure(&ulid::Ulid::new().to_string(), &error))

@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
-use local_api::{demo, router, tokens_file};
-use message_center::api::{App, BASE_PATH};
+use local_api::{demo, tokens_file};
+use message_center::api::BASE_PATH;
 use message_center::domain::Timestamp;
-use message_center::gateway::NoConnections;
 use message_center::store::schema::ensure_tables;
 use message_center::store::{DynamoStore, MemoryStore, Store};
 
@@ -61,10 +60,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         demo::seed(store.as_ref(), Timestamp::now()).await?;
     }
 
-    let app = App {
-        store,
-        gateway: Arc::new(NoConnections),
-    };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let address = listener.local_addr()?;
     if !args.no_demo {
@@ -74,10 +69,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!("try:\n  curl -s -H 'Authorization: Bearer demo-admin-tenant-1' 'http://{address}{BASE_PATH}?online=true&pageSize=5'");
     }
+    println!("WebSocket: ws://{address}/ws?token=<token>&deviceId=<device>");
     println!("listening on http://{address}");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    local_api::serve(listener, store, shutdown_signal()).await?;
     println!("stopped");
     Ok(())
 }

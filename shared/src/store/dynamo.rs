@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use super::schema::{index, TableNames};
+use super::schema::{index, TableNames, SESSIONS_TTL_ATTRIBUTE};
 use super::{SessionCounts, Store, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
@@ -150,16 +150,53 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// The session a connection rides on, read consistently.
-    async fn connection_session(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
+    /// What is known of a connection, read consistently.
+    async fn connection(&self, connection_id: &str) -> Result<Connection, StoreError> {
         let Some(connection) = self.get(&self.tables.sessions, connection_key(connection_id)).await? else {
-            return Ok(None);
+            return Ok(Connection::Unknown);
+        };
+        let Some(id) = opt_s(&connection, "sessionId")? else {
+            return Ok(Connection::Closed);
         };
         let tenant = TenantId(read_n(&connection, "tenantId")?);
-        let id = read_session_id(&connection, "sessionId")?;
+        let id = id.parse().map_err(|_| corrupt("sessionId"))?;
         match self.get(&self.tables.sessions, session_key(tenant, id)).await? {
-            Some(item) => session_from(&item).map(Some),
-            None => Ok(None),
+            Some(item) => session_from(&item).map(Connection::Of),
+            None => Ok(Connection::Closed),
+        }
+    }
+
+    /// The online session a connection rides on.
+    async fn online_session_of(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
+        Ok(match self.connection(connection_id).await? {
+            Connection::Of(session) if session.online() => Some(session),
+            _ => None,
+        })
+    }
+
+    /// Remembers an unknown connection as closed, so that a `$connect` arriving after its
+    /// `$disconnect` is refused; `false` when the connection became known meanwhile.
+    async fn put_tombstone(&self, connection_id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let mut item = connection_key(connection_id);
+        item.insert(SESSIONS_TTL_ATTRIBUTE.into(), n(at.secs() + CONNECTION_TTL_SECS));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("PutItem", e)),
         }
     }
 
@@ -414,15 +451,27 @@ impl Store for DynamoStore {
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self.connection_session(connection_id).await?.filter(Session::online) else {
-            return Ok(None);
-        };
-        let tenant = session.tenant_id;
-        Ok(self.end_sessions(tenant, vec![session], at, reason).await?.pop())
+        // Twice at most: an unknown connection whose tombstone loses to a concurrent connect is
+        // read again, and then known.
+        for _ in 0..2 {
+            match self.connection(connection_id).await? {
+                Connection::Of(session) if session.online() => {
+                    let tenant = session.tenant_id;
+                    return Ok(self.end_sessions(tenant, vec![session], at, reason).await?.pop());
+                }
+                Connection::Of(_) | Connection::Closed => return Ok(None),
+                Connection::Unknown => {
+                    if self.put_tombstone(connection_id, at).await? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self.connection_session(connection_id).await?.filter(Session::online) else {
+        let Some(session) = self.online_session_of(connection_id).await? else {
             return Ok(None);
         };
         let result = self
@@ -445,7 +494,7 @@ impl Store for DynamoStore {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(self.connection_session(connection_id).await?.filter(Session::online))
+                self.online_session_of(connection_id).await
             }
             Err(e) => Err(sdk_error("UpdateItem", e)),
         }
@@ -649,6 +698,9 @@ fn build_error(error: impl std::fmt::Display) -> StoreError {
 // ---- keys ----
 
 const COUNTERS_PK: &str = "COUNT";
+/// How long a connection item lives (DynamoDB TTL): API Gateway ends every WebSocket connection
+/// within 2 hours, so after a day its id can no longer arrive.
+const CONNECTION_TTL_SECS: i64 = 24 * 3600;
 const SESSION_SK_PREFIX: &str = "S#";
 
 fn tenant_pk(tenant: TenantId) -> String {
@@ -729,7 +781,21 @@ fn connection_item(session: &Session) -> Item {
     let mut item = connection_key(&session.connection_id);
     item.insert("tenantId".into(), n(session.tenant_id.get()));
     item.insert("sessionId".into(), s(session.id.to_string()));
+    item.insert(
+        SESSIONS_TTL_ATTRIBUTE.into(),
+        n(session.online_date.secs() + CONNECTION_TTL_SECS),
+    );
     item
+}
+
+/// What the store knows of a connection id.
+enum Connection {
+    /// Never seen.
+    Unknown,
+    /// Seen closed before any session (a tombstone), or its session is gone.
+    Closed,
+    /// The session it carries (or carried).
+    Of(Session),
 }
 
 fn token_item(token: &TokenRecord) -> Item {

@@ -18,8 +18,9 @@ use crate::error::StoreError;
 struct State {
     /// Ordered by id, so "newest first" is a reverse walk.
     sessions: BTreeMap<SessionId, Session>,
-    /// Connection id → session id; kept after the session ends, like the DynamoDB tombstone.
-    connections: HashMap<String, SessionId>,
+    /// Connection id → session id, kept after the session ends; `None` for a connection that was
+    /// closed before it was ever opened (a tombstone, so a late connect is refused).
+    connections: HashMap<String, Option<SessionId>>,
     tokens: HashMap<TokenHash, TokenRecord>,
 }
 
@@ -82,7 +83,9 @@ impl Store for MemoryStore {
         if state.connections.contains_key(&session.connection_id) || state.sessions.contains_key(&session.id) {
             return Ok(false);
         }
-        state.connections.insert(session.connection_id.clone(), session.id);
+        state
+            .connections
+            .insert(session.connection_id.clone(), Some(session.id));
         state.sessions.insert(session.id, session.clone());
         Ok(true)
     }
@@ -94,15 +97,19 @@ impl Store for MemoryStore {
         reason: OfflineReason,
     ) -> Result<Option<Session>, StoreError> {
         let mut state = self.state();
-        let Some(&id) = state.connections.get(connection_id) else {
-            return Ok(None);
-        };
-        Ok(ended_here(&mut state, id, at, reason))
+        match state.connections.get(connection_id) {
+            Some(&Some(id)) => Ok(ended_here(&mut state, id, at, reason)),
+            Some(None) => Ok(None),
+            None => {
+                state.connections.insert(connection_id.to_owned(), None);
+                Ok(None)
+            }
+        }
     }
 
     async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError> {
         let mut state = self.state();
-        let Some(&id) = state.connections.get(connection_id) else {
+        let Some(&Some(id)) = state.connections.get(connection_id) else {
             return Ok(None);
         };
         Ok(state.sessions.get_mut(&id).filter(|s| s.online()).map(|session| {

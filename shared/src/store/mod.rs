@@ -12,7 +12,7 @@
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
 //! | session | `T#<tenantId>` | `S#<sessionId>` | sparse GSI keys below while online |
-//! | connection | `C#<connectionId>` | `C` | → tenant and session; kept after the end as a tombstone |
+//! | connection | `C#<connectionId>` | `C` | → tenant and session; without them, a tombstone (closed before opened); TTL `ttl` a day on |
 //! | tenant counter | `COUNT` | `T#<tenantId>` | `sessions`, `online`: changed in the same transaction as the session |
 //!
 //! | GSI | pk | sk | holds |
@@ -104,7 +104,8 @@ pub trait Store: Send + Sync + 'static {
     async fn open_session(&self, session: &Session) -> Result<bool, StoreError>;
 
     /// Ends the online session riding on `connection_id`; `None` when the connection is unknown
-    /// or its session already ended.
+    /// or its session already ended. An unknown connection is remembered as closed, so that a
+    /// `$connect` delivered after its `$disconnect` is refused by [`Store::open_session`].
     async fn close_connection(
         &self,
         connection_id: &str,

@@ -50,6 +50,9 @@ pub mod index {
 
 /// Attribute the tokens table's TTL deletes on (epoch seconds): a backstop to the cleanup.
 pub const TOKENS_TTL_ATTRIBUTE: &str = "ttl";
+/// Attribute the sessions table's TTL deletes on: set on connection items only (sessions are
+/// deleted by the cleanup, which keeps the counters right).
+pub const SESSIONS_TTL_ATTRIBUTE: &str = "ttl";
 
 /// One table's definition: key, key attribute types and global secondary indexes (all `ALL`
 /// projections, so a query through an index needs no second read).
@@ -162,22 +165,27 @@ pub async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Resu
     Ok(())
 }
 
-/// Creates both tables and turns on the tokens table's TTL, as `template.yaml` does in AWS.
+/// Creates both tables and turns on their TTL, as `template.yaml` does in AWS.
 pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), StoreError> {
     create_table(client, &names.sessions, &SESSIONS_TABLE).await?;
     create_table(client, &names.tokens, &TOKENS_TABLE).await?;
-    let ttl = TimeToLiveSpecification::builder()
-        .attribute_name(TOKENS_TTL_ATTRIBUTE)
-        .enabled(true)
-        .build()
-        .map_err(|e| failure("ttl", e))?;
-    client
-        .update_time_to_live()
-        .table_name(&names.tokens)
-        .time_to_live_specification(ttl)
-        .send()
-        .await
-        .map_err(|e| failure("update ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    for (table, attribute) in [
+        (&names.sessions, SESSIONS_TTL_ATTRIBUTE),
+        (&names.tokens, TOKENS_TTL_ATTRIBUTE),
+    ] {
+        let ttl = TimeToLiveSpecification::builder()
+            .attribute_name(attribute)
+            .enabled(true)
+            .build()
+            .map_err(|e| failure("ttl", e))?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(|e| failure("update ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    }
     Ok(())
 }
 

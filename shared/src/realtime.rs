@@ -1,0 +1,234 @@
+//! The WebSocket side of presence, as three handlers for API Gateway's WebSocket routes:
+//! `$connect` records an online session (a bad token is refused with 401 and leaves nothing),
+//! `$disconnect` ends it, and `$default` answers heartbeats. The Lambda functions and the local
+//! API's `/ws` both call [`handle`], with the same API Gateway event shape.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::encodings::Body as EventBody;
+use futures::FutureExt;
+use lambda_http::http::HeaderMap;
+use serde::Serialize;
+
+use crate::api::App;
+use crate::auth::{authenticate_token, bearer_token};
+use crate::domain::{OfflineReason, Session, SessionId, Timestamp};
+use crate::envelope::{failure, success, to_data};
+use crate::error::ApiError;
+use crate::gateway::Notice;
+
+/// The WebSocket routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsRoute {
+    Connect,
+    Disconnect,
+    Default,
+}
+
+impl WsRoute {
+    pub fn key(self) -> &'static str {
+        match self {
+            WsRoute::Connect => "$connect",
+            WsRoute::Disconnect => "$disconnect",
+            WsRoute::Default => "$default",
+        }
+    }
+}
+
+/// Longest `deviceId` accepted at connect.
+pub const MAX_DEVICE_ID_CHARS: usize = 128;
+/// User agents are kept to this many characters.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Answers one WebSocket event, with one log line; a panic is a 500, never a lost answer.
+pub async fn handle(app: &App, route: WsRoute, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+    let started = Instant::now();
+    let context = &event.request_context;
+    let request_id = context
+        .request_id
+        .clone()
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let connection_id = context.connection_id.clone().unwrap_or_default();
+    let now = Timestamp::now();
+    let work = async {
+        match route {
+            WsRoute::Connect => connect(app, &event, &request_id, now).await,
+            WsRoute::Disconnect => disconnect(app, &connection_id, &request_id, now).await,
+            WsRoute::Default => message(app, &connection_id, event.body.as_deref(), now).await,
+        }
+    };
+    let response = AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|_| {
+        tracing::error!(requestId = %request_id, "websocket handler panicked");
+        envelope_response(failure(&request_id, &ApiError::internal()))
+    });
+    tracing::info!(
+        requestId = %request_id,
+        route = route.key(),
+        connectionId = %connection_id,
+        status = response.status_code,
+        durationMs = started.elapsed().as_secs_f64() * 1000.0,
+        "websocket"
+    );
+    response
+}
+
+fn envelope_response(response: lambda_http::Response<lambda_http::Body>) -> ApiGatewayProxyResponse {
+    let (parts, body) = response.into_parts();
+    let mut out = ApiGatewayProxyResponse::default();
+    out.status_code = i64::from(parts.status.as_u16());
+    out.headers = parts.headers;
+    out.body = match body {
+        lambda_http::Body::Text(text) => Some(EventBody::Text(text)),
+        _ => None,
+    };
+    out
+}
+
+fn text_response(text: String) -> ApiGatewayProxyResponse {
+    let mut out = ApiGatewayProxyResponse::default();
+    out.status_code = 200;
+    out.body = Some(EventBody::Text(text));
+    out
+}
+
+/// `data` of a successful connect (API Gateway does not show it to the client; logs and tests do).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Connected {
+    session_id: SessionId,
+}
+
+/// `$connect`: authenticates the token (`?token=` or `Authorization: Bearer`), then records the
+/// online session and its connection in one transaction.
+async fn connect(
+    app: &App,
+    event: &ApiGatewayWebsocketProxyRequest,
+    request_id: &str,
+    now: Timestamp,
+) -> ApiGatewayProxyResponse {
+    match open(app, event, now).await {
+        Ok(session) => match to_data(Connected { session_id: session.id }) {
+            Ok(data) => envelope_response(success(request_id, &data)),
+            Err(error) => envelope_response(failure(request_id, &error)),
+        },
+        Err(error) => envelope_response(failure(request_id, &error)),
+    }
+}
+
+async fn open(app: &App, event: &ApiGatewayWebsocketProxyRequest, now: Timestamp) -> Result<Session, ApiError> {
+    let token = match event.query_string_parameters.first("token").filter(|t| !t.is_empty()) {
+        Some(token) => token.to_owned(),
+        None => bearer_token(&event.headers)?.to_owned(),
+    };
+    let caller = authenticate_token(app.store.as_ref(), &token, now).await?;
+    let connection_id = event
+        .request_context
+        .connection_id
+        .clone()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::invalid("connectionId", "The event has no connection id."))?;
+    let device_id = event
+        .query_string_parameters
+        .first("deviceId")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    if device_id
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DEVICE_ID_CHARS)
+    {
+        return Err(ApiError::invalid(
+            "deviceId",
+            format!("deviceId is longer than {MAX_DEVICE_ID_CHARS} characters."),
+        ));
+    }
+    let session = Session {
+        id: SessionId::new_at(now),
+        tenant_id: caller.tenant_id,
+        user_id: caller.user_id,
+        full_name: caller.full_name,
+        avatar: caller.avatar,
+        user_agent: user_agent(&event.headers),
+        device_id,
+        remote_address: event
+            .request_context
+            .identity
+            .source_ip
+            .clone()
+            .filter(|ip| !ip.is_empty()),
+        connection_id,
+        online_date: now,
+        offline_date: None,
+        last_seen_date: now,
+        offline_reason: None,
+    };
+    if !app.store.open_session(&session).await? {
+        return Err(ApiError::invalid(
+            "connectionId",
+            "This connection is already known (a repeated or late connect).",
+        ));
+    }
+    Ok(session)
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let agent = headers.get("user-agent")?.to_str().ok()?;
+    Some(agent.chars().take(MAX_USER_AGENT_CHARS).collect()).filter(|a: &String| !a.is_empty())
+}
+
+/// `$disconnect`: ends the connection's session; an unknown or already ended one is harmless.
+async fn disconnect(app: &App, connection_id: &str, request_id: &str, now: Timestamp) -> ApiGatewayProxyResponse {
+    let ended = app
+        .store
+        .close_connection(connection_id, now, OfflineReason::Disconnected)
+        .await;
+    let data = ended
+        .map_err(ApiError::from)
+        .and_then(|ended| to_data(serde_json::json!({ "ended": ended.is_some() })));
+    match data {
+        Ok(data) => envelope_response(success(request_id, &data)),
+        Err(error) => envelope_response(failure(request_id, &error)),
+    }
+}
+
+/// A message to the client that says what went wrong.
+fn error_notice(now: Timestamp, msg: &str) -> String {
+    serde_json::to_string(&Notice {
+        kind: "ERROR",
+        datetime: now,
+        msg: Some(msg),
+    })
+    .unwrap_or_default()
+}
+
+/// `$default`: `{"action": "heartbeat"}` moves `lastSeenDate` and is answered `HEARTBEAT_ACK`;
+/// anything else is answered with an error and changes nothing. A heartbeat on a connection whose
+/// session has ended (forced offline, stale) is told so and the connection is closed.
+async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timestamp) -> ApiGatewayProxyResponse {
+    let action = body
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|value| value.get("action").and_then(|a| a.as_str()).map(str::to_owned));
+    if action.as_deref() != Some("heartbeat") {
+        return text_response(error_notice(
+            now,
+            "Unknown message; the one message understood is {\"action\": \"heartbeat\"}.",
+        ));
+    }
+    match app.store.touch_connection(connection_id, now).await {
+        Ok(Some(_)) => text_response(Notice::heartbeat_ack(now)),
+        Ok(None) => {
+            if let Err(error) = app.gateway.close(connection_id).await {
+                tracing::warn!(%error, connectionId = connection_id, "ended session's connection not closed");
+            }
+            text_response(error_notice(
+                now,
+                "This connection's session has ended; connect again to go online.",
+            ))
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            text_response(error_notice(now, &error.msg))
+        }
+    }
+}
