@@ -161,7 +161,7 @@ impl DynamoStore {
         let tenant = TenantId(read_n(&connection, "tenantId")?);
         let id = id.parse().map_err(|_| corrupt("sessionId"))?;
         match self.get(&self.tables.sessions, session_key(tenant, id)).await? {
-            Some(item) => session_from(&item).map(Connection::Of),
+            Some(item) => session_from(&item).map(|session| Connection::Of(Box::new(session))),
             None => Ok(Connection::Closed),
         }
     }
@@ -169,7 +169,7 @@ impl DynamoStore {
     /// The online session a connection rides on.
     async fn online_session_of(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
         Ok(match self.connection(connection_id).await? {
-            Connection::Of(session) if session.online() => Some(session),
+            Connection::Of(session) if session.online() => Some(*session),
             _ => None,
         })
     }
@@ -457,7 +457,7 @@ impl Store for DynamoStore {
             match self.connection(connection_id).await? {
                 Connection::Of(session) if session.online() => {
                     let tenant = session.tenant_id;
-                    return Ok(self.end_sessions(tenant, vec![session], at, reason).await?.pop());
+                    return Ok(self.end_sessions(tenant, vec![*session], at, reason).await?.pop());
                 }
                 Connection::Of(_) | Connection::Closed => return Ok(None),
                 Connection::Unknown => {
@@ -795,7 +795,7 @@ enum Connection {
     /// Seen closed before any session (a tombstone), or its session is gone.
     Closed,
     /// The session it carries (or carried).
-    Of(Session),
+    Of(Box<Session>),
 }
 
 fn token_item(token: &TokenRecord) -> Item {
