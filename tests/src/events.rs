@@ -2,12 +2,34 @@
 
 use std::path::PathBuf;
 
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::Request;
 use message_center::api::Endpoint;
 
 /// The repository's `events/` folder.
 pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// The HTTP API fixtures (`online-*.json`), sorted.
+pub fn http_fixtures() -> Vec<String> {
+    all_fixtures()
+        .into_iter()
+        .filter(|name| name.starts_with("online-"))
+        .collect()
+}
+
+/// The WebSocket API fixtures (`ws-*.json`), sorted.
+pub fn ws_fixtures() -> Vec<String> {
+    all_fixtures()
+        .into_iter()
+        .filter(|name| name.starts_with("ws-"))
+        .collect()
+}
+
+/// A WebSocket fixture, deserialized as lambda_runtime deserializes the event.
+pub fn ws_event(name: &str) -> ApiGatewayWebsocketProxyRequest {
+    serde_json::from_str(&fixture_json(name)).unwrap_or_else(|e| panic!("events/{name} is not a WebSocket event: {e}"))
 }
 
 /// Every fixture file name, sorted.

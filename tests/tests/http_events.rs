@@ -10,7 +10,7 @@ use local_api::demo;
 use message_center::api::{handle, App};
 use message_center::domain::{Session, Timestamp};
 use message_center::store::Store;
-use message_center_tests::events::{all_fixtures, endpoint_of, http_request};
+use message_center_tests::events::{endpoint_of, http_fixtures, http_request};
 use message_center_tests::gateway::RecordingGateway;
 use serde_json::Value;
 
@@ -224,7 +224,7 @@ async fn check(seeded: &Seeded, fixture: &str) {
 }
 
 async fn every_fixture(make: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<dyn Store>>>>) {
-    let fixtures = all_fixtures();
+    let fixtures = http_fixtures();
     assert!(fixtures.len() >= 18, "the fixtures are there");
     // A fresh store each, so a forced offline in one does not change another's answer.
     let runs = fixtures.into_iter().map(|fixture| {

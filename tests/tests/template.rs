@@ -4,7 +4,10 @@
 use std::collections::BTreeSet;
 
 use message_center::api::Endpoint;
-use message_center::store::schema::{TableSpec, SESSIONS_TABLE, TOKENS_TABLE, TOKENS_TTL_ATTRIBUTE};
+use message_center::realtime::WsRoute;
+use message_center::store::schema::{
+    TableSpec, SESSIONS_TABLE, SESSIONS_TTL_ATTRIBUTE, TOKENS_TABLE, TOKENS_TTL_ATTRIBUTE,
+};
 use serde_norway::Value;
 
 fn template() -> Value {
@@ -89,11 +92,17 @@ fn tables_mirror_the_store_schema() {
     let template = template();
     assert_table_mirrors(&template, "SessionsTable", &SESSIONS_TABLE);
     assert_table_mirrors(&template, "TokensTable", &TOKENS_TABLE);
-    let ttl = &resource(&template, "TokensTable")["Properties"]["TimeToLiveSpecification"];
-    assert_eq!(
-        (ttl["AttributeName"].as_str(), ttl["Enabled"].as_bool()),
-        (Some(TOKENS_TTL_ATTRIBUTE), Some(true))
-    );
+    for (table, attribute) in [
+        ("TokensTable", TOKENS_TTL_ATTRIBUTE),
+        ("SessionsTable", SESSIONS_TTL_ATTRIBUTE),
+    ] {
+        let ttl = &resource(&template, table)["Properties"]["TimeToLiveSpecification"];
+        assert_eq!(
+            (ttl["AttributeName"].as_str(), ttl["Enabled"].as_bool()),
+            (Some(attribute), Some(true)),
+            "{table}"
+        );
+    }
 }
 
 /// `(binary, events)` of every function resource.
@@ -155,4 +164,57 @@ fn every_http_endpoint_is_routed_to_its_function() {
     .map(|(binary, endpoint)| (binary.to_owned(), endpoint.route().to_owned()))
     .collect();
     assert_eq!(routes, expected);
+}
+
+/// The first logical id a `!Sub "...${Name}..."` (or `${Name.Arn}`) refers to, past pseudo
+/// parameters such as `${AWS::Region}`.
+fn sub_reference(value: &Value) -> String {
+    let Value::Tagged(tagged) = value else {
+        panic!("expected !Sub, found {value:?}")
+    };
+    text(&tagged.value)
+        .split("${")
+        .skip(1)
+        .map(|rest| rest[..rest.find(['}', '.']).unwrap()].to_owned())
+        .find(|name| !name.starts_with("AWS::"))
+        .expect("a reference to a resource")
+}
+
+fn ref_of(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => text(&tagged.value),
+        other => panic!("expected !Ref, found {other:?}"),
+    }
+}
+
+#[test]
+fn every_websocket_route_reaches_its_function_and_may_invoke_it() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let of_type = |kind: &'static str| resources.iter().filter(move |(_, r)| r["Type"] == kind);
+    let binary_of = |function: &str| text(&resource(&template, function)["Metadata"]["BuildProperties"]["Binary"]);
+
+    let routes: BTreeSet<(String, String)> = of_type("AWS::ApiGatewayV2::Route")
+        .map(|(_, route)| {
+            let properties = &route["Properties"];
+            let integration = sub_reference(&properties["Target"]);
+            let function = sub_reference(&resource(&template, &integration)["Properties"]["IntegrationUri"]);
+            (text(&properties["RouteKey"]), binary_of(&function))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        (WsRoute::Connect, "ws-connect"),
+        (WsRoute::Disconnect, "ws-disconnect"),
+        (WsRoute::Default, "ws-default"),
+    ]
+    .into_iter()
+    .map(|(route, binary)| (route.key().to_owned(), binary.to_owned()))
+    .collect();
+    assert_eq!(routes, expected);
+
+    let invokable: BTreeSet<String> = of_type("AWS::Lambda::Permission")
+        .filter(|(_, p)| p["Properties"]["Principal"] == "apigateway.amazonaws.com")
+        .map(|(_, p)| binary_of(&ref_of(&p["Properties"]["FunctionName"])))
+        .collect();
+    assert_eq!(invokable, expected.into_iter().map(|(_, binary)| binary).collect());
 }
