@@ -162,3 +162,30 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DETAIL: &str = "ResourceNotFoundException: table tokens-prod in arn:aws:dynamodb:eu-west-1:123456789012";
+
+    #[test]
+    fn store_failures_reach_callers_as_their_class_only() {
+        let failure = ApiError::from(StoreError::Failure(DETAIL.into()));
+        assert_eq!(
+            (failure.kind.status(), failure.kind.code(), failure.kind.key()),
+            (500, "E2", "internal")
+        );
+        let throttled = ApiError::from(StoreError::Throttled(DETAIL.into()));
+        assert_eq!(
+            (throttled.kind.status(), throttled.kind.code(), throttled.kind.key()),
+            (503, "E3", "throttled")
+        );
+        for error in [failure, throttled] {
+            assert!(
+                !error.msg.contains("arn:") && !error.msg.contains("ResourceNotFound"),
+                "{error}"
+            );
+        }
+    }
+}

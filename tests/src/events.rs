@@ -1,4 +1,5 @@
-//! The `events/*.json` fixtures (API Gateway HTTP API, payload 2.0), read as Lambda reads them.
+//! The `events/*.json` fixtures (API Gateway HTTP and WebSocket events, the cleanup's schedule
+//! event), read as Lambda reads them.
 
 use std::path::PathBuf;
 
@@ -11,12 +12,22 @@ pub fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
 
-/// The HTTP API fixtures (`online-*.json`), sorted.
-pub fn http_fixtures() -> Vec<String> {
+/// The fixtures of one function: `<function>.json` and `<function>-<case>.json`, sorted.
+pub fn fixtures_of(function: &str) -> Vec<String> {
     all_fixtures()
         .into_iter()
-        .filter(|name| name.starts_with("online-"))
+        .filter(|name| name == &format!("{function}.json") || name.starts_with(&format!("{function}-")))
         .collect()
+}
+
+/// The HTTP API fixtures (of `online-list`, `online-search`, `online-detail`, `online-off`), sorted.
+pub fn http_fixtures() -> Vec<String> {
+    let mut names: Vec<String> = ["online-list", "online-search", "online-detail", "online-off"]
+        .into_iter()
+        .flat_map(fixtures_of)
+        .collect();
+    names.sort();
+    names
 }
 
 /// The WebSocket API fixtures (`ws-*.json`), sorted.

@@ -19,7 +19,7 @@ impl Server {
         demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        tokio::spawn(local_api::serve(listener, store, std::future::pending()));
+        tokio::spawn(local_api::serve(listener, store, None, std::future::pending()));
         Server {
             base_url: format!("http://{address}"),
         }
@@ -206,4 +206,41 @@ async fn forced_offline_as_a_client_sees_it_on_memory() {
 #[tokio::test]
 async fn forced_offline_as_a_client_sees_it_on_dynamodb() {
     forced_offline_as_a_client_sees_it(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
+
+/// A store that fails (here: tables that do not exist on the DynamoDB server) is a 500 in the
+/// envelope, saying nothing of tables, ARNs or the SDK.
+#[tokio::test]
+async fn a_failing_store_is_a_500_that_leaks_nothing() {
+    let client = message_center_tests::dynamodb::client();
+    let store = message_center::store::DynamoStore::new(
+        client,
+        message_center::store::schema::TableNames::with_prefix("no-such-tables"),
+    );
+    let app = message_center::api::App {
+        store: Arc::new(store),
+        gateway: Arc::new(message_center::gateway::NoConnections),
+    };
+    let request = lambda_http::http::Request::builder()
+        .uri(BASE)
+        .header("authorization", "Bearer demo-admin-tenant-1")
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let response = message_center::api::handle(&app, message_center::api::Endpoint::List, request).await;
+    assert_eq!(response.status(), 500);
+    let text = std::str::from_utf8(response.body().as_ref()).unwrap().to_owned();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (body["code"].as_str(), body["ext"]["eKey"].as_str()),
+        (Some("E2"), Some("internal"))
+    );
+    for leak in [
+        "no-such-tables",
+        "ResourceNotFound",
+        "arn:",
+        "dynamodb",
+        "demo-admin-tenant-1",
+    ] {
+        assert!(!text.contains(leak), "the body mentions {leak}: {text}");
+    }
 }

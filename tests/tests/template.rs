@@ -218,3 +218,29 @@ fn every_websocket_route_reaches_its_function_and_may_invoke_it() {
         .collect();
     assert_eq!(invokable, expected.into_iter().map(|(_, binary)| binary).collect());
 }
+
+#[test]
+fn every_function_has_an_event_fixture() {
+    for (binary, _) in functions(&template()) {
+        assert!(
+            !message_center_tests::events::fixtures_of(&binary).is_empty(),
+            "events/{binary}.json is missing"
+        );
+    }
+}
+
+#[test]
+fn the_cleanup_runs_on_its_schedule_with_its_settings() {
+    let template = template();
+    let cleanup = resource(&template, "OnlineCleanupFunction");
+    assert_eq!(cleanup["Metadata"]["BuildProperties"]["Binary"], "online-cleanup");
+    let schedule = &cleanup["Properties"]["Events"]["Schedule"];
+    assert_eq!(schedule["Type"], "Schedule");
+    assert_eq!(ref_of(&schedule["Properties"]["Schedule"]), "CleanupSchedule");
+    assert_eq!(template["Parameters"]["CleanupSchedule"]["Default"], "rate(5 minutes)");
+    let variables = &cleanup["Properties"]["Environment"]["Variables"];
+    assert_eq!(ref_of(&variables["STALE_AFTER_SECONDS"]), "StaleAfterSeconds");
+    assert_eq!(ref_of(&variables["RETENTION_DAYS"]), "RetentionDays");
+    assert_eq!(template["Parameters"]["StaleAfterSeconds"]["Default"], 600);
+    assert_eq!(template["Parameters"]["RetentionDays"]["Default"], 30);
+}

@@ -31,7 +31,7 @@ impl Server {
         local_api::demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        tokio::spawn(local_api::serve(listener, store, std::future::pending()));
+        tokio::spawn(local_api::serve(listener, store, None, std::future::pending()));
         Server { address }
     }
 

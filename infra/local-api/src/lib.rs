@@ -9,6 +9,7 @@ pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use lambda_http::RequestExt;
 use message_center::api::{self, App, Endpoint, BASE_PATH};
+use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::domain::Timestamp;
 use message_center::envelope::failure;
 use message_center::store::Store;
 use message_center::ApiError;
@@ -37,15 +40,44 @@ pub fn local_app(store: Arc<dyn Store>) -> (App, Arc<LocalConnections>) {
     )
 }
 
-/// Serves every route on `listener` until `shutdown` completes.
+/// The scheduled cleanup, locally: the same run as the Lambda function, on a timer.
+#[derive(Debug, Clone, Copy)]
+pub struct CleanupSchedule {
+    pub every: Duration,
+    pub settings: CleanupSettings,
+}
+
+/// Serves every route on `listener` until `shutdown` completes, running the cleanup on its
+/// schedule when there is one.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
+    cleanup: Option<CleanupSchedule>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (app, connections) = local_app(store);
+    let timer = cleanup.map(|schedule| tokio::spawn(run_cleanup_every(app.clone(), schedule)));
     let service = router(app, connections).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    if let Some(timer) = timer {
+        timer.abort();
+    }
+    served
+}
+
+/// Runs the cleanup every `schedule.every` (the first run one period after start), each run
+/// within half a period (at most 30 s), as the Lambda function's run is within its timeout.
+async fn run_cleanup_every(app: App, schedule: CleanupSchedule) {
+    let budget = (schedule.every / 2).min(Duration::from_secs(30));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + schedule.every, schedule.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let deadline = std::time::Instant::now() + budget;
+        if let Err(error) = run_cleanup(&app, &schedule.settings, Timestamp::now(), deadline).await {
+            tracing::error!(%error, "cleanup failed; the next run tries again");
+        }
+    }
 }
 
 /// The routes, as `template.yaml` declares them for API Gateway, and the WebSocket at `/ws`.

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
-use local_api::{demo, tokens_file};
+use std::time::Duration;
+
+use local_api::{demo, tokens_file, CleanupSchedule};
 use message_center::api::BASE_PATH;
+use message_center::cleanup::CleanupSettings;
 use message_center::domain::Timestamp;
 use message_center::store::schema::ensure_tables;
 use message_center::store::{DynamoStore, MemoryStore, Store};
@@ -31,6 +34,15 @@ struct Args {
     /// Start with no demo data and no demo tokens.
     #[arg(long, env = "LOCAL_API_NO_DEMO")]
     no_demo: bool,
+    /// Seconds between cleanup runs (stale sessions, retention, expired tokens); 0 turns it off.
+    #[arg(long, env = "CLEANUP_EVERY_SECONDS", default_value_t = 300)]
+    cleanup_every: u64,
+    /// Seconds without a heartbeat after which a session is stale.
+    #[arg(long, env = "STALE_AFTER_SECONDS", default_value_t = 600)]
+    stale_after: i64,
+    /// Days an ended session is kept.
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 30)]
+    retention_days: i64,
     /// Token records to load: a JSON array of {token, userId, tenantId, fullName, avatar?, permissions, platform, expiresAt?}.
     #[arg(long, env = "LOCAL_API_TOKENS")]
     tokens: Option<PathBuf>,
@@ -71,7 +83,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("WebSocket: ws://{address}/ws?token=<token>&deviceId=<device>");
     println!("listening on http://{address}");
-    local_api::serve(listener, store, shutdown_signal()).await?;
+    let cleanup = (args.cleanup_every > 0).then(|| CleanupSchedule {
+        every: Duration::from_secs(args.cleanup_every),
+        settings: CleanupSettings {
+            stale_after_secs: args.stale_after.max(1),
+            retention_days: args.retention_days.max(1),
+            ..CleanupSettings::default()
+        },
+    });
+    local_api::serve(listener, store, cleanup, shutdown_signal()).await?;
     println!("stopped");
     Ok(())
 }

@@ -3,13 +3,17 @@
 //! attribute names are this file's constants.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
@@ -26,8 +30,8 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Requests one operation keeps in flight at once (per-user queries of a forced offline).
 const CONCURRENCY: usize = 16;
-/// Actions in one TransactWriteItems call (DynamoDB allows 100; one is the counter).
-const TRANSACTION_SESSIONS: usize = 99;
+/// Items in one TransactWriteItems call (DynamoDB allows 100 actions; one is the counter).
+const TRANSACTION_ITEMS: usize = 99;
 /// Shards of the sparse cleanup indexes, so no index partition takes every write.
 const SHARDS: u32 = 4;
 /// Error codes that mean "throttled": retried by the SDK, then answered as 503.
@@ -43,11 +47,68 @@ const THROTTLE_CODES: [&str; 4] = [
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    usage: Arc<Usage>,
+}
+
+/// What a store has asked of DynamoDB since it was made: the figures behind cost estimates and
+/// the benchmarks.
+#[derive(Debug, Default)]
+struct Usage {
+    calls: AtomicU64,
+    items_read: AtomicU64,
+    items_written: AtomicU64,
+}
+
+/// A snapshot of [`DynamoStore::usage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageSnapshot {
+    /// DynamoDB requests (each page of a query counts).
+    pub calls: u64,
+    /// Items read: a query's `ScannedCount`, one per item a GetItem finds.
+    pub items_read: u64,
+    /// Items written, each action of a transaction counting once.
+    pub items_written: u64,
+}
+
+impl std::ops::Sub for UsageSnapshot {
+    type Output = UsageSnapshot;
+    fn sub(self, earlier: UsageSnapshot) -> UsageSnapshot {
+        UsageSnapshot {
+            calls: self.calls - earlier.calls,
+            items_read: self.items_read - earlier.items_read,
+            items_written: self.items_written - earlier.items_written,
+        }
+    }
+}
+
+impl Usage {
+    fn read(&self, items: usize) {
+        self.calls.fetch_add(1, Relaxed);
+        self.items_read.fetch_add(items as u64, Relaxed);
+    }
+
+    fn wrote(&self, items: usize) {
+        self.calls.fetch_add(1, Relaxed);
+        self.items_written.fetch_add(items as u64, Relaxed);
+    }
 }
 
 impl DynamoStore {
     pub fn new(client: Client, tables: TableNames) -> Self {
-        DynamoStore { client, tables }
+        DynamoStore {
+            client,
+            tables,
+            usage: Arc::default(),
+        }
+    }
+
+    /// What this store (and its clones) asked of DynamoDB so far.
+    pub fn usage(&self) -> UsageSnapshot {
+        UsageSnapshot {
+            calls: self.usage.calls.load(Relaxed),
+            items_read: self.usage.items_read.load(Relaxed),
+            items_written: self.usage.items_written.load(Relaxed),
+        }
     }
 
     /// A store from the normal AWS configuration (region, credentials, retries: standard mode,
@@ -74,17 +135,19 @@ impl DynamoStore {
         &self.tables
     }
 
+    /// One page of a query.
+    async fn query_page(&self, query: QueryFluentBuilder) -> Result<QueryOutput, StoreError> {
+        let page = query.send().await.map_err(|e| sdk_error("Query", e))?;
+        self.usage.read(page.scanned_count.max(0) as usize);
+        Ok(page)
+    }
+
     /// Every item a query yields, across pages.
     async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let page = query
-                .clone()
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
+            let page = self.query_page(query.clone().set_exclusive_start_key(start)).await?;
             items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -147,6 +210,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
+        self.usage.read(usize::from(output.item.is_some()));
         Ok(output.item)
     }
 
@@ -188,6 +252,7 @@ impl DynamoStore {
             .expression_attribute_names("#pk", "pk")
             .send()
             .await;
+        self.usage.wrote(1);
         match result {
             Ok(_) => Ok(true),
             Err(e)
@@ -211,6 +276,7 @@ impl DynamoStore {
                 .set_transact_items(Some(actions.clone()))
                 .send()
                 .await;
+            self.usage.wrote(actions.len());
             let error = match result {
                 Ok(_) => return Ok(true),
                 Err(error) => error,
@@ -243,45 +309,67 @@ impl DynamoStore {
         }
     }
 
-    /// Ends `sessions` (all of one tenant, all online when read) in transactions of up to 99 with
-    /// the counter; a chunk whose condition fails (someone ended one meanwhile) is redone one
-    /// session at a time, so each session is counted once, by whoever ended it.
+    /// Runs one conditional action per item, in transactions of up to 99 together with
+    /// `counter(n)` (the counter change for the `n` items of that transaction), when there is one.
+    /// A transaction whose condition fails (someone changed an item meanwhile) is redone one item
+    /// at a time, so each item counts once, by whoever changed it. Returns which actions applied.
+    async fn apply_each(
+        &self,
+        actions: Vec<TransactWriteItem>,
+        counter: impl Fn(i64) -> Result<Option<TransactWriteItem>, StoreError>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut applied = Vec::with_capacity(actions.len());
+        for chunk in actions.chunks(TRANSACTION_ITEMS) {
+            let mut batch = chunk.to_vec();
+            batch.extend(counter(chunk.len() as i64)?);
+            if self.transact(batch).await? {
+                applied.extend(std::iter::repeat_n(true, chunk.len()));
+                continue;
+            }
+            for action in chunk {
+                let mut single = vec![action.clone()];
+                single.extend(counter(1)?);
+                applied.push(self.transact(single).await?);
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Ends `sessions` (all of one tenant) that are still online (and, with `seen_before`, still
+    /// last seen before it); returns the sessions this call ended.
     async fn end_sessions(
         &self,
         tenant: TenantId,
         sessions: Vec<Session>,
         at: Timestamp,
         reason: OfflineReason,
+        seen_before: Option<Timestamp>,
     ) -> Result<Vec<Session>, StoreError> {
-        let mut ended = Vec::with_capacity(sessions.len());
-        for chunk in sessions.chunks(TRANSACTION_SESSIONS) {
-            let mut actions = chunk
-                .iter()
-                .map(|s| self.end_action(s, at, reason))
-                .collect::<Result<Vec<_>, _>>()?;
-            actions.push(self.count_action(tenant, 0, -(chunk.len() as i64))?);
-            if self.transact(actions).await? {
-                ended.extend(chunk.iter().map(|s| s.clone().ended(at, reason)));
-                continue;
-            }
-            for session in chunk {
-                let actions = vec![self.end_action(session, at, reason)?, self.count_action(tenant, 0, -1)?];
-                if self.transact(actions).await? {
-                    ended.push(session.clone().ended(at, reason));
-                }
-            }
-        }
-        Ok(ended)
+        let actions = sessions
+            .iter()
+            .map(|s| self.end_action(s, at, reason, seen_before))
+            .collect::<Result<_, _>>()?;
+        let applied = self
+            .apply_each(actions, |n| self.count_action(tenant, 0, -n).map(Some))
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .zip(applied)
+            .filter(|(_, applied)| *applied)
+            .map(|(s, _)| s.ended(at, reason))
+            .collect())
     }
 
-    /// Ends one session if it is still online, moving it from the online indexes to the ended one.
+    /// Ends one session if it is still online (and last seen before `seen_before`), moving it from
+    /// the online indexes to the ended one.
     fn end_action(
         &self,
         session: &Session,
         at: Timestamp,
         reason: OfflineReason,
+        seen_before: Option<Timestamp>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+        let mut update = Update::builder()
             .table_name(&self.tables.sessions)
             .set_key(Some(session_key(session.tenant_id, session.id)))
             .update_expression("SET #off = :at, #reason = :reason, #ended = :shard REMOVE #ot, #ou, #os")
@@ -294,10 +382,60 @@ impl DynamoStore {
             .expression_attribute_names("#os", "onlineShard")
             .expression_attribute_values(":at", n(at.millis()))
             .expression_attribute_values(":reason", s(reason.as_str()))
-            .expression_attribute_values(":shard", s(shard_of(session.id)))
+            .expression_attribute_values(":shard", s(shard_of(session.id)));
+        if let Some(cutoff) = seen_before {
+            update = update
+                .condition_expression("attribute_exists(#ot) AND #seen < :cutoff")
+                .expression_attribute_names("#seen", "lastSeenDate")
+                .expression_attribute_values(":cutoff", n(cutoff.millis()));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(build_error)?)
+            .build())
+    }
+
+    /// Deletes one session if it has ended.
+    fn delete_action(&self, session: &Session) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.tables.sessions)
+            .set_key(Some(session_key(session.tenant_id, session.id)))
+            .condition_expression("attribute_exists(#off)")
+            .expression_attribute_names("#off", "offlineDate")
             .build()
             .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Items of one cleanup index whose sort key is below `cutoff`, lowest first, across the
+    /// shards, at most `limit`: each shard's query stops at `limit`, so a run reads what it acts
+    /// on and the next run starts where this one stopped (acted-on items leave the index).
+    async fn below_cutoff(
+        &self,
+        query: impl Fn() -> QueryFluentBuilder,
+        shard_attribute: &str,
+        sort_attribute: &str,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let limit_i32 = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let mut items = Vec::new();
+        for shard in 0..SHARDS {
+            let page = self
+                .query_page(
+                    query()
+                        .key_condition_expression("#shard = :shard AND #sort < :cutoff")
+                        .expression_attribute_names("#shard", shard_attribute)
+                        .expression_attribute_names("#sort", sort_attribute)
+                        .expression_attribute_values(":shard", s(shard.to_string()))
+                        .expression_attribute_values(":cutoff", n(cutoff.millis()))
+                        .limit(limit_i32),
+                )
+                .await?;
+            items.extend(page.items.unwrap_or_default());
+        }
+        items.sort_by_key(|item| opt_n(item, sort_attribute).ok().flatten());
+        items.truncate(limit);
+        Ok(items)
     }
 
     /// Adds to a tenant's counters (creating them at zero).
@@ -334,14 +472,15 @@ impl DynamoStore {
             self.query_sessions().index_name(index::SESSIONS_BY_USER),
             self.query_tokens().index_name(index::TOKENS_BY_USER),
         ] {
-            let output = query
-                .key_condition_expression("#u = :u")
-                .expression_attribute_names("#u", "userId")
-                .expression_attribute_values(":u", n(user_id.get()))
-                .limit(1)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
+            let output = self
+                .query_page(
+                    query
+                        .key_condition_expression("#u = :u")
+                        .expression_attribute_names("#u", "userId")
+                        .expression_attribute_values(":u", n(user_id.get()))
+                        .limit(1),
+                )
+                .await?;
             if let Some(item) = output.items().first() {
                 return read_n(item, "tenantId").map(|t| Some(TenantId(t)));
             }
@@ -392,6 +531,7 @@ impl DynamoStore {
                 .expression_attribute_values(":at", n(at.millis()))
                 .send()
                 .await;
+            self.usage.wrote(1);
             match result {
                 Ok(_) => revoked += 1,
                 Err(e)
@@ -414,6 +554,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("PutItem", e))?;
+        self.usage.wrote(1);
         Ok(())
     }
 
@@ -457,7 +598,7 @@ impl Store for DynamoStore {
             match self.connection(connection_id).await? {
                 Connection::Of(session) if session.online() => {
                     let tenant = session.tenant_id;
-                    return Ok(self.end_sessions(tenant, vec![*session], at, reason).await?.pop());
+                    return Ok(self.end_sessions(tenant, vec![*session], at, reason, None).await?.pop());
                 }
                 Connection::Of(_) | Connection::Closed => return Ok(None),
                 Connection::Unknown => {
@@ -487,6 +628,7 @@ impl Store for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
+        self.usage.wrote(1);
         match result {
             Ok(output) => output.attributes.as_ref().map(session_from).transpose(),
             // Ended meanwhile, or a later heartbeat already landed: the session stands as it is.
@@ -524,16 +666,16 @@ impl Store for DynamoStore {
             // Newest first, one page more than the limit, enough to hold `ended_limit` ended ones
             // unless the user has many online sessions (those come from the online index anyway).
             let output = self
-                .query_sessions()
-                .index_name(index::SESSIONS_BY_USER)
-                .key_condition_expression("#u = :u")
-                .expression_attribute_names("#u", "userId")
-                .expression_attribute_values(":u", n(user_id.get()))
-                .scan_index_forward(false)
-                .limit(i32::try_from(ended_limit + 1).unwrap_or(i32::MAX))
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
+                .query_page(
+                    self.query_sessions()
+                        .index_name(index::SESSIONS_BY_USER)
+                        .key_condition_expression("#u = :u")
+                        .expression_attribute_names("#u", "userId")
+                        .expression_attribute_values(":u", n(user_id.get()))
+                        .scan_index_forward(false)
+                        .limit(i32::try_from(ended_limit + 1).unwrap_or(i32::MAX)),
+                )
+                .await?;
             output.items().iter().map(session_from).collect::<Result<Vec<_>, _>>()
         };
         let online = async {
@@ -650,17 +792,115 @@ impl Store for DynamoStore {
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
-        let mut by_tenant: BTreeMap<TenantId, Vec<Session>> = BTreeMap::new();
-        for session in online.into_iter().flatten() {
-            by_tenant.entry(session.tenant_id).or_default().push(session);
-        }
-        let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant)
-            .map(|(tenant, sessions)| self.end_sessions(tenant, sessions, at, reason))
+        let online: Vec<Session> = online.into_iter().flatten().collect();
+        let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant(&online))
+            .map(|(tenant, sessions)| self.end_sessions(tenant, sessions, at, reason, None))
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
         Ok(ended.into_iter().flatten().collect())
     }
+
+    async fn stale_sessions(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError> {
+        let items = self
+            .below_cutoff(
+                || self.query_sessions().index_name(index::STALE_BY_SHARD),
+                "onlineShard",
+                "lastSeenDate",
+                cutoff,
+                limit,
+            )
+            .await?;
+        items.iter().map(session_from).collect()
+    }
+
+    async fn end_stale_sessions(
+        &self,
+        sessions: &[Session],
+        cutoff: Timestamp,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut ended = Vec::new();
+        for (tenant, sessions) in by_tenant(sessions) {
+            ended.extend(
+                self.end_sessions(tenant, sessions, at, OfflineReason::Stale, Some(cutoff))
+                    .await?,
+            );
+        }
+        Ok(ended)
+    }
+
+    async fn ended_sessions_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError> {
+        let items = self
+            .below_cutoff(
+                || self.query_sessions().index_name(index::ENDED_BY_SHARD),
+                "endedShard",
+                "offlineDate",
+                cutoff,
+                limit,
+            )
+            .await?;
+        items.iter().map(session_from).collect()
+    }
+
+    async fn delete_ended_sessions(&self, sessions: &[Session]) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for (tenant, sessions) in by_tenant(sessions) {
+            let actions = sessions
+                .iter()
+                .map(|s| self.delete_action(s))
+                .collect::<Result<_, _>>()?;
+            let applied = self
+                .apply_each(actions, |n| self.count_action(tenant, -n, 0).map(Some))
+                .await?;
+            deleted += applied.into_iter().filter(|a| *a).count() as u64;
+        }
+        Ok(deleted)
+    }
+
+    async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError> {
+        let items = self
+            .below_cutoff(
+                || self.query_tokens().index_name(index::EXPIRY_BY_SHARD),
+                "expiryShard",
+                "expiresAt",
+                now,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| read_s(item, "tokenHash").map(TokenHash::from_stored))
+            .collect()
+    }
+
+    async fn delete_expired_tokens(&self, hashes: &[TokenHash], now: Timestamp) -> Result<u64, StoreError> {
+        let actions = hashes
+            .iter()
+            .map(|hash| {
+                let delete = Delete::builder()
+                    .table_name(&self.tables.tokens)
+                    .key("tokenHash", s(hash.as_str()))
+                    .condition_expression("#exp < :now")
+                    .expression_attribute_names("#exp", "expiresAt")
+                    .expression_attribute_values(":now", n(now.millis()))
+                    .build()
+                    .map_err(build_error)?;
+                Ok(TransactWriteItem::builder().delete(delete).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let applied = self.apply_each(actions, |_| Ok(None)).await?;
+        Ok(applied.into_iter().filter(|a| *a).count() as u64)
+    }
+}
+
+/// Sessions grouped by tenant (each tenant's counter moves with its sessions).
+fn by_tenant(sessions: &[Session]) -> BTreeMap<TenantId, Vec<Session>> {
+    let mut grouped: BTreeMap<TenantId, Vec<Session>> = BTreeMap::new();
+    for session in sessions {
+        grouped.entry(session.tenant_id).or_default().push(session.clone());
+    }
+    grouped
 }
 
 /// Whether the query keeps only online sessions, so the online index holds every candidate.

@@ -214,4 +214,89 @@ impl Store for MemoryStore {
             .filter_map(|id| ended_here(&mut state, id, at, reason))
             .collect())
     }
+
+    async fn stale_sessions(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError> {
+        let state = self.state();
+        let mut stale: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|s| s.online() && s.last_seen_date < cutoff)
+            .cloned()
+            .collect();
+        stale.sort_by_key(|s| (s.last_seen_date, s.id));
+        stale.truncate(limit);
+        Ok(stale)
+    }
+
+    async fn end_stale_sessions(
+        &self,
+        sessions: &[Session],
+        cutoff: Timestamp,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut state = self.state();
+        let mut ended = Vec::new();
+        for session in sessions {
+            let still_stale = state
+                .sessions
+                .get(&session.id)
+                .is_some_and(|s| s.last_seen_date < cutoff);
+            if still_stale {
+                ended.extend(ended_here(&mut state, session.id, at, OfflineReason::Stale));
+            }
+        }
+        Ok(ended)
+    }
+
+    async fn ended_sessions_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError> {
+        let state = self.state();
+        let mut old: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|s| s.offline_date.is_some_and(|at| at < cutoff))
+            .cloned()
+            .collect();
+        old.sort_by_key(|s| (s.offline_date, s.id));
+        old.truncate(limit);
+        Ok(old)
+    }
+
+    async fn delete_ended_sessions(&self, sessions: &[Session]) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let mut deleted = 0;
+        for session in sessions {
+            if state.sessions.get(&session.id).is_some_and(|s| !s.online()) {
+                state.sessions.remove(&session.id);
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError> {
+        let state = self.state();
+        let mut expired: Vec<(Timestamp, TokenHash)> = state
+            .tokens
+            .values()
+            .filter_map(|t| t.expires_at.filter(|at| *at < now).map(|at| (at, t.hash.clone())))
+            .collect();
+        expired.sort();
+        Ok(expired.into_iter().take(limit).map(|(_, hash)| hash).collect())
+    }
+
+    async fn delete_expired_tokens(&self, hashes: &[TokenHash], now: Timestamp) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let mut deleted = 0;
+        for hash in hashes {
+            if state
+                .tokens
+                .get(hash)
+                .is_some_and(|t| t.expires_at.is_some_and(|at| at < now))
+            {
+                state.tokens.remove(hash);
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
 }

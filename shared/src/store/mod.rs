@@ -148,4 +148,31 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<Vec<Session>, StoreError>;
+
+    // ---- cleanup ----
+
+    /// Online sessions last seen before `cutoff`, least recently seen first, at most `limit`.
+    async fn stale_sessions(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError>;
+
+    /// Ends these sessions with `STALE` at `at` where they are still online and still last seen
+    /// before `cutoff` (a heartbeat meanwhile keeps a session online); returns those this call ended.
+    async fn end_stale_sessions(
+        &self,
+        sessions: &[Session],
+        cutoff: Timestamp,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// Sessions that ended before `cutoff`, earliest end first, at most `limit`.
+    async fn ended_sessions_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError>;
+
+    /// Deletes these sessions where they have ended; returns how many this call deleted (the
+    /// counters move with them).
+    async fn delete_ended_sessions(&self, sessions: &[Session]) -> Result<u64, StoreError>;
+
+    /// Tokens that expired before `now`, at most `limit`.
+    async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError>;
+
+    /// Deletes these tokens where they have expired at `now`; returns how many this call deleted.
+    async fn delete_expired_tokens(&self, hashes: &[TokenHash], now: Timestamp) -> Result<u64, StoreError>;
 }

@@ -1,0 +1,177 @@
+//! The scheduled cleanup: ends stale sessions (no heartbeat for `STALE_AFTER_SECONDS`) and closes
+//! their connections, deletes sessions that ended more than `RETENTION_DAYS` ago, and deletes
+//! expired tokens. Each kind of work goes in batches from a query that only finds what is still
+//! to do (acted-on items leave the index), so a run may stop at its time budget anywhere and the
+//! next run resumes where it stopped; every write is conditional, so two runs at once never do
+//! the same work twice. Each kind gets at least one batch per run, so every run makes progress.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::api::App;
+use crate::domain::{Session, Timestamp};
+use crate::error::StoreError;
+use crate::gateway::Delivery;
+
+/// What the cleanup does, from `STALE_AFTER_SECONDS` (600), `RETENTION_DAYS` (30) and
+/// `CLEANUP_BATCH` (100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupSettings {
+    /// A session with no heartbeat for this long is stale (API Gateway's idle timeout is 600 s).
+    pub stale_after_secs: i64,
+    /// Ended sessions are kept this many days.
+    pub retention_days: i64,
+    /// Items fetched and written per step.
+    pub batch: usize,
+}
+
+impl Default for CleanupSettings {
+    fn default() -> Self {
+        CleanupSettings {
+            stale_after_secs: 600,
+            retention_days: 30,
+            batch: 100,
+        }
+    }
+}
+
+impl CleanupSettings {
+    /// From the environment; an unset or unreadable variable keeps its default.
+    pub fn from_env() -> Self {
+        let read = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|v| *v > 0)
+        };
+        let default = CleanupSettings::default();
+        CleanupSettings {
+            stale_after_secs: read("STALE_AFTER_SECONDS").unwrap_or(default.stale_after_secs),
+            retention_days: read("RETENTION_DAYS").unwrap_or(default.retention_days),
+            batch: read("CLEANUP_BATCH")
+                .map(|b| b.min(1000) as usize)
+                .unwrap_or(default.batch),
+        }
+    }
+}
+
+/// What a run did, and what it left for the next one (counted only when it ran out of time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupReport {
+    pub stale_ended: u64,
+    pub connections_closed: u64,
+    pub sessions_deleted: u64,
+    pub tokens_deleted: u64,
+    /// Stale sessions left (at most [`LEFT_COUNT_CAP`]).
+    pub left_stale: u64,
+    /// Expired sessions left (at most [`LEFT_COUNT_CAP`]).
+    pub left_ended: u64,
+    /// Expired tokens left (at most [`LEFT_COUNT_CAP`]).
+    pub left_tokens: u64,
+    /// The run stopped at its time budget.
+    pub out_of_time: bool,
+    pub duration_ms: u64,
+}
+
+/// How far the backlog is counted when a run ends out of time.
+pub const LEFT_COUNT_CAP: usize = 1000;
+
+/// What triggered the run: an EventBridge scheduled event, or anything at all for an on-demand
+/// run (an empty `{}` event, or `null`). Only logged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct CleanupTrigger {
+    pub source: Option<String>,
+    pub detail_type: Option<String>,
+    pub time: Option<String>,
+}
+
+/// One cleanup run at `now`, stopping after the batch in progress once `deadline` has passed.
+pub async fn run_cleanup(
+    app: &App,
+    settings: &CleanupSettings,
+    now: Timestamp,
+    deadline: Instant,
+) -> Result<CleanupReport, StoreError> {
+    let started = Instant::now();
+    let store = app.store.as_ref();
+    let batch = settings.batch.max(1);
+    let stale_cutoff = now.plus_secs(-settings.stale_after_secs);
+    let retention_cutoff = now.plus_secs(-settings.retention_days * 86_400);
+    let mut report = CleanupReport::default();
+
+    loop {
+        let stale = store.stale_sessions(stale_cutoff, batch).await?;
+        let ended = store.end_stale_sessions(&stale, stale_cutoff, now).await?;
+        report.stale_ended += ended.len() as u64;
+        report.connections_closed += close_connections(app, &ended).await;
+        if stale.len() < batch || out_of_time(deadline, &mut report) {
+            break;
+        }
+    }
+    loop {
+        let old = store.ended_sessions_before(retention_cutoff, batch).await?;
+        report.sessions_deleted += store.delete_ended_sessions(&old).await?;
+        if old.len() < batch || out_of_time(deadline, &mut report) {
+            break;
+        }
+    }
+    loop {
+        let expired = store.expired_tokens(now, batch).await?;
+        report.tokens_deleted += store.delete_expired_tokens(&expired, now).await?;
+        if expired.len() < batch || out_of_time(deadline, &mut report) {
+            break;
+        }
+    }
+    if report.out_of_time {
+        report.left_stale = store.stale_sessions(stale_cutoff, LEFT_COUNT_CAP).await?.len() as u64;
+        report.left_ended = store
+            .ended_sessions_before(retention_cutoff, LEFT_COUNT_CAP)
+            .await?
+            .len() as u64;
+        report.left_tokens = store.expired_tokens(now, LEFT_COUNT_CAP).await?.len() as u64;
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        staleEnded = report.stale_ended,
+        connectionsClosed = report.connections_closed,
+        sessionsDeleted = report.sessions_deleted,
+        tokensDeleted = report.tokens_deleted,
+        leftStale = report.left_stale,
+        leftEnded = report.left_ended,
+        leftTokens = report.left_tokens,
+        outOfTime = report.out_of_time,
+        durationMs = report.duration_ms,
+        "cleanup"
+    );
+    Ok(report)
+}
+
+fn out_of_time(deadline: Instant, report: &mut CleanupReport) -> bool {
+    if Instant::now() >= deadline {
+        report.out_of_time = true;
+    }
+    report.out_of_time
+}
+
+/// Closes the connections of sessions just ended; one already gone is fine.
+async fn close_connections(app: &App, ended: &[Session]) -> u64 {
+    let connections: Vec<String> = ended.iter().map(|s| s.connection_id.clone()).collect();
+    futures::stream::iter(connections)
+        .map(|connection| async move {
+            match app.gateway.close(&connection).await {
+                Ok(Delivery::Delivered) => 1,
+                Ok(Delivery::Gone) => 0,
+                Err(error) => {
+                    tracing::warn!(%error, connection, "stale connection not closed");
+                    0
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .fold(0, |sum, closed| async move { sum + closed })
+        .await
+}
