@@ -49,14 +49,23 @@ struct Ext<'a> {
     field: Option<&'a str>,
     #[serde(rename = "requestId")]
     request_id: &'a str,
+    /// The token for the next page of a listing, when one follows.
+    #[serde(rename = "nextPageToken", skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<&'a str>,
 }
 
 /// A 200 with `data`, already serialized (see [`to_data`]).
 pub fn success(request_id: &str, data: &RawValue) -> Response<Body> {
+    success_with_next_page(request_id, data, None)
+}
+
+/// A 200 with `data` and, for a listing with more pages, `ext.nextPageToken`.
+pub fn success_with_next_page(request_id: &str, data: &RawValue, next_page_token: Option<&str>) -> Response<Body> {
     let ext = Ext {
         e_key: None,
         field: None,
         request_id,
+        next_page_token,
     };
     respond(
         StatusCode::OK,
@@ -84,6 +93,7 @@ pub fn failure(request_id: &str, error: &ApiError) -> Response<Body> {
         e_key: Some(error.kind.key()),
         field: error.field.as_deref(),
         request_id,
+        next_page_token: None,
     };
     let envelope = Envelope {
         code: error.kind.code(),

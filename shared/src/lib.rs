@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod gateway;
 pub mod offline;
+pub mod page_token;
 pub mod query;
 pub mod realtime;
 pub mod runtime;

@@ -37,6 +37,8 @@ pub const MAX_FILTERS: usize = 20;
 pub const MAX_IN_VALUES: usize = 100;
 /// Characters one value may have.
 pub const MAX_VALUE_CHARS: usize = 512;
+/// Characters a `pageToken` may have: it carries the last session's sort value (a name, say).
+pub const MAX_PAGE_TOKEN_CHARS: usize = 4096;
 
 /// The field parameters: each is an `EQUAL` filter on its field.
 const FIELD_PARAMETERS: [FilterKey; 7] = [
@@ -49,9 +51,10 @@ const FIELD_PARAMETERS: [FilterKey; 7] = [
     FilterKey::OfflineDate,
 ];
 
-const OTHER_PARAMETERS: [&str; 7] = [
+const OTHER_PARAMETERS: [&str; 8] = [
     "pageNo",
     "pageSize",
+    "pageToken",
     "orderBy",
     "orderSort",
     "infoScope",
@@ -184,6 +187,14 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         ),
     };
 
+    let page_token = others.get("pageToken").cloned();
+    if page_token.is_some() && paging.page_no != 1 {
+        return Err(ApiError::invalid(
+            "pageNo",
+            "pageNo may not be given with pageToken: the token says where the page starts",
+        ));
+    }
+
     Ok(SessionQuery {
         filters,
         order_by,
@@ -191,6 +202,8 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         paging,
         info_scope,
         tenant_id,
+        page_token,
+        after: None,
     })
 }
 
@@ -205,6 +218,8 @@ fn check_length(name: &str, value: &str) -> Result<(), ApiError> {
     let is_filter_value = name.starts_with("filters[") && name.ends_with("].value");
     let limit = if is_filter_value {
         MAX_IN_VALUES * (MAX_VALUE_CHARS + 1)
+    } else if name == "pageToken" {
+        MAX_PAGE_TOKEN_CHARS
     } else {
         MAX_VALUE_CHARS
     };

@@ -188,6 +188,81 @@ async fn forced_offline_as_a_client_sees_it(store: Arc<dyn Store>) {
     );
 }
 
+/// Follows `ext.nextPageToken` through the demo tenant: every session once, in order, the same
+/// `total` on each page; a changed token, another listing's or another tenant's is a 400.
+async fn page_tokens_walk_a_listing(store: Arc<dyn Store>) {
+    let server = Server::start(store).await;
+    let (_, whole) = server
+        .get(&format!("{BASE}?pageSize=2000&orderBy=fullName"), ADMIN_1)
+        .await;
+    let everyone: Vec<Value> = whole["data"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(everyone.len() > 7, "the demo tenant spans several pages");
+    assert!(
+        whole["ext"].get("nextPageToken").is_none(),
+        "no token after the last page"
+    );
+
+    let mut seen = Vec::new();
+    let mut path = format!("{BASE}?pageSize=7&orderBy=fullName");
+    let mut first_token = None;
+    loop {
+        let (status, body) = server.get(&path, ADMIN_1).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["total"], whole["data"]["total"]);
+        seen.extend(body["data"]["list"].as_array().unwrap().iter().map(|r| r["id"].clone()));
+        let Some(token) = body["ext"]["nextPageToken"].as_str() else {
+            break;
+        };
+        first_token.get_or_insert_with(|| token.to_owned());
+        path = format!("{BASE}?pageSize=7&orderBy=fullName&pageToken={token}");
+    }
+    assert_eq!(seen, everyone);
+
+    let token = first_token.unwrap();
+    let mut changed = token.clone().into_bytes();
+    changed[5] = if changed[5] == b'x' { b'y' } else { b'x' };
+    let changed = String::from_utf8(changed).unwrap();
+    for (path, caller) in [
+        (
+            format!("{BASE}?pageSize=7&orderBy=fullName&pageToken={changed}"),
+            ADMIN_1,
+        ),
+        (format!("{BASE}?pageSize=7&orderBy=userId&pageToken={token}"), ADMIN_1),
+        (
+            format!("{BASE}?pageSize=7&orderBy=fullName&pageToken={token}"),
+            "demo-admin-tenant-2",
+        ),
+        (format!("{BASE}?pageSize=7&orderBy=fullName&pageToken=garbage"), ADMIN_1),
+    ] {
+        let (status, body) = server.get(&path, caller).await;
+        assert_eq!(
+            (status, body["ext"]["field"].as_str()),
+            (400, Some("pageToken")),
+            "{path}"
+        );
+        assert!(body["data"].is_null());
+    }
+    let (status, body) = server
+        .get(&format!("{BASE}?pageNo=2&pageToken={token}&orderBy=fullName"), ADMIN_1)
+        .await;
+    assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("pageNo")));
+}
+
+#[tokio::test]
+async fn page_tokens_walk_a_listing_on_memory() {
+    page_tokens_walk_a_listing(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn page_tokens_walk_a_listing_on_dynamodb() {
+    page_tokens_walk_a_listing(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
+
 #[tokio::test]
 async fn routes_and_errors_over_http_on_memory() {
     routes_and_errors_over_http(Arc::new(MemoryStore::new())).await;

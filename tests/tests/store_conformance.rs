@@ -4,7 +4,9 @@
 //! the test names (`memory::…`, `dynamodb::…`) show that both ran.
 
 use message_center::auth::{Permission, TenantScope, TokenHash};
-use message_center::domain::{select_page, OfflineReason, Session, SessionId, TenantId, UserId};
+use message_center::domain::{
+    select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, TenantId, UserId,
+};
 use message_center::query::{parse_session_query, ListMode};
 use message_center::store::{SessionCounts, Store, UserRef};
 use message_center_tests::fixtures::{at, ended, online, token};
@@ -280,6 +282,16 @@ pub async fn listings_match_the_model_for_every_scope_and_query(store: &dyn Stor
         (ListMode::List, "filters[0].key=onlineDate&filters[0].op=GREATER_THAN_EQUAL&filters[0].value=2026-11-28 07:00:00&orderBy=userId&orderSort=ASC"),
         (ListMode::List, "filters[0].key=offlineDate&filters[0].op=IS_NOT_NULL&filters[1].key=remoteAddress&filters[1].op=NOT_MATCH&filters[1].value=198.51"),
         (ListMode::List, "orderBy=fullName&pageSize=2000&infoScope=DETAIL"),
+        // Served in key order: counted, ranged, and with filters checked on each item read.
+        (ListMode::List, "pageSize=7&pageNo=3"),
+        (ListMode::List, "online=true&orderSort=ASC&pageSize=4&pageNo=2"),
+        (ListMode::List, "online=false&pageSize=3&pageNo=2"),
+        (ListMode::List, "filters[0].key=onlineDate&filters[0].op=LESS_THAN&filters[0].value=2026-11-28 07:00:00&orderBy=onlineDate&orderSort=ASC&pageSize=3"),
+        (ListMode::List, "filters[0].key=onlineDate&filters[0].op=GREATER_THAN&filters[0].value=2026-11-28 05:00:00&online=true&pageSize=4"),
+        (ListMode::List, "filters[0].key=onlineDate&filters[0].op=LESS_THAN_EQUAL&filters[0].value=2026-11-28 09:59:00&filters[1].key=onlineDate&filters[1].op=GREATER_THAN_EQUAL&filters[1].value=2026-11-28 09:59:00"),
+        (ListMode::List, "onlineDate=2026-11-28 09:59:00"),
+        (ListMode::List, "online=true&deviceId=no-such-device"),
+        (ListMode::List, "userId=1001&orderBy=id&orderSort=ASC"),
     ];
     for scope in [
         TenantScope::Tenant(TenantId(1)),
@@ -302,6 +314,59 @@ pub async fn listings_match_the_model_for_every_scope_and_query(store: &dyn Stor
     assert_eq!(counts(store, TenantScope::All).await, (36, 24));
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (18, 12));
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(99))).await, (0, 0));
+}
+
+/// Follows `after` cursors from the first page to the last, as page tokens do.
+async fn every_page(store: &dyn Store, scope: TenantScope, mut query: SessionQuery) -> (Vec<SessionId>, Vec<u64>) {
+    let mut seen = Vec::new();
+    let mut totals = Vec::new();
+    loop {
+        let page = store.list_sessions(scope, &query).await.unwrap();
+        seen.extend(ids(&page.sessions));
+        totals.push(page.total);
+        match page.sessions.last() {
+            Some(last) if page.more => query.after = Some(Position::of(last, query.order_by)),
+            _ => return (seen, totals),
+        }
+        assert!(totals.len() <= 40, "the cursor makes progress");
+    }
+}
+
+pub async fn cursors_walk_every_match_once_in_order(store: &dyn Store) {
+    let data = dataset();
+    open_all(store, &data).await;
+    let queries = [
+        "pageSize=5",
+        "pageSize=4&online=true&orderSort=ASC",
+        "pageSize=3&online=false&orderBy=onlineDate",
+        "pageSize=5&filters[0].key=onlineDate&filters[0].op=GREATER_THAN_EQUAL&filters[0].value=2026-11-28 04:00:00",
+        "pageSize=4&orderBy=fullName&orderSort=ASC",
+        "pageSize=6&orderBy=offlineDate",
+        "pageSize=2&userId=1001&orderBy=userId",
+        "pageSize=18",
+    ];
+    for scope in [TenantScope::Tenant(TenantId(1)), TenantScope::All] {
+        for raw in queries {
+            let query = parse_session_query(raw, ListMode::List).unwrap();
+            let everything = SessionQuery {
+                paging: Paging {
+                    page_no: 1,
+                    page_size: Paging::MAX_PAGE_SIZE,
+                },
+                ..query.clone()
+            };
+            let expected = select_page(
+                data.iter().filter(|s| scope.contains(s.tenant_id)).cloned(),
+                &everything,
+            );
+            let (seen, totals) = every_page(store, scope, query).await;
+            assert_eq!(seen, ids(&expected.sessions), "pages of {raw:?} in {scope:?}");
+            assert!(
+                totals.iter().all(|t| *t == expected.total),
+                "total of {raw:?} on every page"
+            );
+        }
+    }
 }
 
 pub async fn a_users_sessions_are_online_ones_then_newest_ended(store: &dyn Store) {
@@ -437,6 +502,51 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     assert!(store.user_sessions(TenantScope::All, UserId(1002), 50).await.unwrap()[0].online());
 }
 
+pub async fn a_tenant_is_revoked_and_ended_whole_and_once(store: &dyn Store) {
+    let data = dataset();
+    open_all(store, &data).await;
+    for (secret, tenant, user) in [("t1a", 1, 1001), ("t1b", 1, 1003), ("t2", 2, 2001)] {
+        store
+            .put_token(&token(secret, tenant, user, &[Permission::List], false))
+            .await
+            .unwrap();
+    }
+    let tenant_1 = TenantId(1);
+    assert_eq!(store.revoke_tenant_tokens(tenant_1, at(5)).await.unwrap(), 2);
+    assert_eq!(store.revoke_tenant_tokens(tenant_1, at(6)).await.unwrap(), 0, "once");
+    assert_eq!(
+        store.token(&TokenHash::of("t2")).await.unwrap().unwrap().revoked_at,
+        None
+    );
+
+    let ended = store
+        .end_tenant_sessions(tenant_1, at(5), OfflineReason::Forced)
+        .await
+        .unwrap();
+    let expected: Vec<SessionId> = data
+        .iter()
+        .filter(|s| s.tenant_id == tenant_1 && s.online())
+        .map(|s| s.id)
+        .collect();
+    let mut got = ids(&ended);
+    got.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(got, expected_sorted);
+    assert!(ended.iter().all(|s| s.offline_reason == Some(OfflineReason::Forced)));
+    assert!(store
+        .end_tenant_sessions(tenant_1, at(6), OfflineReason::Forced)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(counts(store, TenantScope::Tenant(tenant_1)).await, (18, 0));
+    assert_eq!(
+        counts(store, TenantScope::Tenant(TenantId(2))).await,
+        (18, 12),
+        "tenant 2 untouched"
+    );
+}
+
 pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn Store) {
     let sessions: Vec<Session> = (0..230)
         .map(|n| online(7, 7000 + n % 150, "Many", at(-1000 + n)))
@@ -486,9 +596,11 @@ for_both_stores!(
     closing_a_connection_ends_its_session_once,
     heartbeats_move_last_seen_of_online_sessions_only,
     listings_match_the_model_for_every_scope_and_query,
+    cursors_walk_every_match_once_in_order,
     a_users_sessions_are_online_ones_then_newest_ended,
     users_are_found_in_scope_only,
     a_tenants_users_are_those_with_tokens_or_online_sessions,
     ending_users_sessions_ends_each_once,
     ending_many_sessions_of_one_tenant_spans_transactions,
+    a_tenant_is_revoked_and_ended_whole_and_once,
 );

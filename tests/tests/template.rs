@@ -244,3 +244,22 @@ fn the_cleanup_runs_on_its_schedule_with_its_settings() {
     assert_eq!(template["Parameters"]["StaleAfterSeconds"]["Default"], 600);
     assert_eq!(template["Parameters"]["RetentionDays"]["Default"], 30);
 }
+
+#[test]
+fn list_and_search_sign_page_tokens_with_one_generated_key() {
+    let template = template();
+    let secret = resource(&template, "PageTokenSecret");
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert!(secret["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64() >= Some(32));
+    for function in ["OnlineListFunction", "OnlineSearchFunction"] {
+        let key = &resource(&template, function)["Properties"]["Environment"]["Variables"]["PAGE_TOKEN_KEY"];
+        match key {
+            Value::Tagged(tagged) if tagged.tag == "Sub" => assert_eq!(
+                text(&tagged.value),
+                "{{resolve:secretsmanager:${PageTokenSecret}:SecretString}}",
+                "{function}"
+            ),
+            other => panic!("{function}: PAGE_TOKEN_KEY should be a !Sub of the secret, found {other:?}"),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use lambda_http::{Request, RequestExt};
 
-use super::{to_data, App, Outcome};
+use super::{to_data, App, Done, Outcome};
 use crate::auth::{authenticate, Permission};
 use crate::domain::session::PRESENCE_SESSION_LIMIT;
 use crate::domain::{Presence, UserId};
@@ -17,7 +17,7 @@ pub async fn detail(app: &App, req: &Request) -> Outcome {
     let sessions = app.store.user_sessions(scope, user_id, PRESENCE_SESSION_LIMIT).await?;
     let presence = Presence::from_newest_first(&sessions)
         .ok_or_else(|| ApiError::not_found(format!("No sessions of user {user_id} are known.")))?;
-    to_data(presence)
+    to_data(presence).map(Done::from)
 }
 
 /// The `{userId}` path parameter (from API Gateway's path parameters, else the last path segment).

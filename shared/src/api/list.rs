@@ -1,11 +1,13 @@
-//! List and search: one handler, two modes (search matches string `EQUAL` as a substring).
+//! List and search: one handler, two modes (search matches string `EQUAL` as a substring). Pages
+//! are reached by `pageNo`, or by the `pageToken` a previous page gave in `ext.nextPageToken`.
 
 use lambda_http::Request;
 use serde::Serialize;
 
-use super::{to_data, App, Outcome};
+use super::{to_data, App, Done, Outcome};
 use crate::auth::{authenticate, Permission};
-use crate::domain::SessionView;
+use crate::domain::{Position, SessionView};
+use crate::page_token::{self, PageTokenKey};
 use crate::query::{parse_session_query, ListMode};
 
 /// `data` of a listing.
@@ -18,15 +20,29 @@ struct ListData<'a> {
 
 pub async fn list(app: &App, req: &Request, mode: ListMode) -> Outcome {
     let caller = authenticate(app.store.as_ref(), req.headers(), Permission::List).await?;
-    let query = parse_session_query(req.uri().query().unwrap_or_default(), mode)?;
+    let mut query = parse_session_query(req.uri().query().unwrap_or_default(), mode)?;
     let scope = caller.scope(query.tenant_id)?;
+    let key = PageTokenKey::from_env();
+    if let Some(token) = &query.page_token {
+        query.after = Some(page_token::decode(key, &query, scope, token)?);
+    }
     let page = app.store.list_sessions(scope, &query).await?;
-    to_data(ListData {
+    let next_page_token = match page.sessions.last() {
+        Some(last) if page.more => Some(page_token::encode(
+            key,
+            &query,
+            scope,
+            Position::of(last, query.order_by),
+        )),
+        _ => None,
+    };
+    let data = to_data(ListData {
         total: page.total.to_string(),
         list: page
             .sessions
             .iter()
             .map(|s| SessionView::new(s, query.info_scope))
             .collect(),
-    })
+    })?;
+    Ok(Done { data, next_page_token })
 }

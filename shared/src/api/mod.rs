@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::value::RawValue;
 
 pub(crate) use crate::envelope::to_data;
-use crate::envelope::{failure, request_id, success};
+use crate::envelope::{failure, request_id, success_with_next_page};
 use crate::error::ApiError;
 use crate::gateway::ConnectionGateway;
 use crate::query::ListMode;
@@ -69,7 +69,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         Err(ApiError::internal())
     });
     let response = match outcome {
-        Ok(data) => success(&request_id, &data),
+        Ok(done) => success_with_next_page(&request_id, &done.data, done.next_page_token.as_deref()),
         Err(error) => failure(&request_id, &error),
     };
     let status = response.status().as_u16();
@@ -83,5 +83,20 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
     response
 }
 
-/// A handler's answer: the serialized `data` of a success, or the error.
-pub type Outcome = Result<Box<RawValue>, ApiError>;
+/// A handler's answer: a success, or the error.
+pub type Outcome = Result<Done, ApiError>;
+
+/// A success: the serialized `data`, and for a listing the token of the next page.
+pub struct Done {
+    pub data: Box<RawValue>,
+    pub next_page_token: Option<String>,
+}
+
+impl From<Box<RawValue>> for Done {
+    fn from(data: Box<RawValue>) -> Self {
+        Done {
+            data,
+            next_page_token: None,
+        }
+    }
+}

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use lambda_http::Request;
 use serde::Serialize;
 
-use super::{to_data, App, Outcome};
+use super::{to_data, App, Done, Outcome};
 use crate::auth::{authenticate, Caller, Permission};
 use crate::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
@@ -37,51 +37,88 @@ pub struct OfflineData {
 pub async fn force_offline(app: &App, req: &Request) -> Outcome {
     let caller = authenticate(app.store.as_ref(), req.headers(), Permission::Offline).await?;
     let request = parse_offline_request(req.body().as_ref())?;
-    let (users, skipped) = targets(app, &caller, &request).await?;
+    let target = target(app, &caller, &request).await?;
 
     let now = Timestamp::now();
-    let tokens = app.store.revoke_user_tokens(&users, now).await?;
-    let ended = app.store.end_user_sessions(&users, now, OfflineReason::Forced).await?;
+    let (tokens, ended) = match &target {
+        Target::Users { users, .. } => (
+            app.store.revoke_user_tokens(users, now).await?,
+            app.store.end_user_sessions(users, now, OfflineReason::Forced).await?,
+        ),
+        // A whole tenant: one read of its tokens and one of its online sessions, not one per user.
+        Target::Tenants { tenants, .. } => {
+            let mut tokens = 0;
+            let mut ended = Vec::new();
+            for tenant in tenants {
+                tokens += app.store.revoke_tenant_tokens(*tenant, now).await?;
+                ended.extend(
+                    app.store
+                        .end_tenant_sessions(*tenant, now, OfflineReason::Forced)
+                        .await?,
+                );
+            }
+            (tokens, ended)
+        }
+    };
     let connections = close_connections(app, &ended, request.broadcast, now).await;
 
+    let (users, skipped) = match target {
+        Target::Users { users, skipped } => (users.len(), skipped),
+        Target::Tenants { users, .. } => (users, Vec::new()),
+    };
     to_data(OfflineData {
-        users: users.len(),
+        users,
         sessions: ended.len(),
         tokens,
         connections,
         skipped_ids: skipped.iter().map(ToString::to_string).collect(),
     })
+    .map(Done::from)
 }
 
-/// The users a request targets in the caller's scope, and the `USER` ids it skips.
-async fn targets(app: &App, caller: &Caller, request: &OfflineRequest) -> Result<(Vec<UserRef>, Vec<i64>), ApiError> {
+/// Whom a request forces offline, in the caller's scope.
+enum Target {
+    /// `USER`: the users found, and the ids skipped (unknown, or another tenant's).
+    Users { users: Vec<UserRef>, skipped: Vec<i64> },
+    /// `TENANT`: the tenants, and how many users they have (tokens or online sessions).
+    Tenants { tenants: Vec<TenantId>, users: usize },
+}
+
+async fn target(app: &App, caller: &Caller, request: &OfflineRequest) -> Result<Target, ApiError> {
     let scope = caller.scope(None)?;
     match request.object_type {
         ReceiveObjectType::User => {
             let ids: Vec<UserId> = request.ids.iter().copied().map(UserId).collect();
-            let found = app.store.find_users(scope, &ids).await?;
-            let found_ids: BTreeSet<i64> = found.iter().map(|u| u.user_id.get()).collect();
+            let users = app.store.find_users(scope, &ids).await?;
+            let found_ids: BTreeSet<i64> = users.iter().map(|u| u.user_id.get()).collect();
             let skipped = request
                 .ids
                 .iter()
                 .copied()
                 .filter(|id| !found_ids.contains(id))
                 .collect();
-            Ok((found, skipped))
+            Ok(Target::Users { users, skipped })
         }
         ReceiveObjectType::Tenant => {
-            let tenants: Vec<TenantId> = request.ids.iter().copied().map(TenantId).collect();
+            let tenants: Vec<TenantId> = request
+                .ids
+                .iter()
+                .copied()
+                .collect::<BTreeSet<i64>>()
+                .into_iter()
+                .map(TenantId)
+                .collect();
             if let Some(other) = tenants.iter().find(|t| !scope.contains(**t)) {
                 return Err(ApiError::forbidden_field(
                     "receiveObjectIds",
                     format!("You may only force your own tenant offline; tenant {other} is not yours."),
                 ));
             }
-            let mut users = Vec::new();
-            for tenant in tenants {
-                users.extend(app.store.tenant_users(tenant).await?);
+            let mut users = 0;
+            for tenant in &tenants {
+                users += app.store.tenant_users(*tenant).await?.len();
             }
-            Ok((users, Vec::new()))
+            Ok(Target::Tenants { tenants, users })
         }
     }
 }

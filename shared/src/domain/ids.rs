@@ -106,10 +106,23 @@ impl Visitor<'_> for Int64Visitor {
 pub struct SessionId(pub ulid::Ulid);
 
 impl SessionId {
+    pub const MIN: SessionId = SessionId(ulid::Ulid(0));
+    pub const MAX: SessionId = SessionId(ulid::Ulid(u128::MAX));
+
     /// A new id whose time part is `at`.
     pub fn new_at(at: crate::domain::Timestamp) -> Self {
         let datetime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at.millis().max(0) as u64);
         SessionId(ulid::Ulid::from_datetime(datetime))
+    }
+
+    /// The next id up (saturating): turns an exclusive lower bound into an inclusive one.
+    pub fn succ(self) -> Self {
+        SessionId(ulid::Ulid(self.0 .0.saturating_add(1)))
+    }
+
+    /// The next id down (saturating).
+    pub fn pred(self) -> Self {
+        SessionId(ulid::Ulid(self.0 .0.saturating_sub(1)))
     }
 
     /// The smallest id created at `at` or later: turns a time bound into an id bound.
@@ -133,6 +146,13 @@ impl FromStr for SessionId {
     type Err = BadSessionId;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         ulid::Ulid::from_string(text).map(SessionId).map_err(|_| BadSessionId)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
     }
 }
 

@@ -1,7 +1,7 @@
 //! A typed session listing (filters, order, page, view) and the one function that applies it to
 //! a set of candidate sessions, so both stores answer a listing identically.
 
-use super::order::compare;
+use super::order::{compare, Position};
 use super::{Filter, InfoScope, OrderBy, OrderSort, Paging, Session, TenantId};
 
 /// A parsed list or search request. Search semantics are already folded into the filters by the
@@ -16,19 +16,47 @@ pub struct SessionQuery {
     pub info_scope: InfoScope,
     /// The tenant a platform caller narrowed to; checked against the caller by auth.
     pub tenant_id: Option<TenantId>,
+    /// `pageToken` as given; the handler checks it and turns it into `after`.
+    pub page_token: Option<String>,
+    /// Start after this position instead of at the page's offset (a page token's cursor).
+    pub after: Option<Position>,
 }
 
 impl SessionQuery {
     pub fn matches(&self, session: &Session) -> bool {
         self.filters.iter().all(|f| f.matches(session))
     }
+
+    /// Whether `session` lies past the cursor, when there is one.
+    pub fn is_after_cursor(&self, session: &Session) -> bool {
+        self.after
+            .as_ref()
+            .is_none_or(|after| after.precedes(session, self.order_by, self.order_sort))
+    }
+
+    /// How many matches come before the page: none after a cursor, else the page's offset.
+    pub fn skip(&self) -> usize {
+        if self.after.is_some() {
+            0
+        } else {
+            self.paging.offset()
+        }
+    }
+
+    /// How many matches, from the first (after the cursor, if any), fill the page.
+    pub fn end(&self) -> usize {
+        self.skip() + self.paging.page_size as usize
+    }
 }
 
 /// One page of a listing and the count of every match.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionPage {
+    /// Every match of the query's filters, wherever the page is.
     pub total: u64,
     pub sessions: Vec<Session>,
+    /// Whether matches follow this page (a next page token is worth giving).
+    pub more: bool,
 }
 
 /// Filters `candidates`, sorts the matches and cuts the requested page. Keeps only what the page
@@ -36,11 +64,16 @@ pub struct SessionPage {
 /// memory for one page-end of sessions, not the whole tenant.
 pub fn select_page(candidates: impl IntoIterator<Item = Session>, query: &SessionQuery) -> SessionPage {
     let order = |a: &Session, b: &Session| compare(a, b, query.order_by, query.order_sort);
-    let end = query.paging.end();
+    let end = query.end();
     let mut total = 0u64;
+    let mut past_cursor = 0usize;
     let mut kept: Vec<Session> = Vec::new();
     for session in candidates.into_iter().filter(|s| query.matches(s)) {
         total += 1;
+        if !query.is_after_cursor(&session) {
+            continue;
+        }
+        past_cursor += 1;
         kept.push(session);
         // Once twice the page end is held, drop everything past the page end.
         if kept.len() >= end.saturating_mul(2).max(64) {
@@ -50,8 +83,12 @@ pub fn select_page(candidates: impl IntoIterator<Item = Session>, query: &Sessio
     }
     kept.sort_unstable_by(order);
     kept.truncate(end);
-    let sessions = kept.into_iter().skip(query.paging.offset()).collect();
-    SessionPage { total, sessions }
+    let sessions = kept.into_iter().skip(query.skip()).collect();
+    SessionPage {
+        total,
+        sessions,
+        more: past_cursor > end,
+    }
 }
 
 #[cfg(test)]

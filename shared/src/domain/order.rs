@@ -3,7 +3,9 @@
 
 use std::cmp::Ordering;
 
-use super::{FilterKey, Session};
+use serde::{Deserialize, Serialize};
+
+use super::{FilterKey, Session, SessionId, Timestamp};
 
 /// A field a list may be sorted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,8 +67,60 @@ impl OrderSort {
     }
 }
 
-/// The order of two sessions for `by` and `sort`: on the field (null smallest; names without
-/// regard to case first, then exactly), then on `id`; `DESC` reverses the whole order.
+/// A session's value for the field a list is sorted on, ordered as the list orders it (null
+/// smallest; names without regard to case first, then exactly). With the session id it is a
+/// position in the list, which is what a page token remembers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SortKey {
+    /// `orderBy=id`: the id alone.
+    Id,
+    UserId(i64),
+    /// The name in lower case, then as written.
+    FullName(String, String),
+    OnlineDate(i64),
+    /// `None` (still online) sorts first.
+    OfflineDate(Option<i64>),
+}
+
+impl SortKey {
+    pub fn of(session: &Session, by: OrderBy) -> SortKey {
+        match by {
+            OrderBy::Id => SortKey::Id,
+            OrderBy::UserId => SortKey::UserId(session.user_id.get()),
+            OrderBy::FullName => SortKey::FullName(session.full_name.to_lowercase(), session.full_name.clone()),
+            OrderBy::OnlineDate => SortKey::OnlineDate(session.online_date.millis()),
+            OrderBy::OfflineDate => SortKey::OfflineDate(session.offline_date.map(Timestamp::millis)),
+        }
+    }
+}
+
+/// Where a session stands in a list: its sort key, then its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub key: SortKey,
+    pub id: SessionId,
+}
+
+impl Position {
+    pub fn of(session: &Session, by: OrderBy) -> Position {
+        Position {
+            key: SortKey::of(session, by),
+            id: session.id,
+        }
+    }
+
+    /// Whether `session` comes after this position in a list sorted by `by` and `sort`.
+    pub fn precedes(&self, session: &Session, by: OrderBy, sort: OrderSort) -> bool {
+        let ascending = (&self.key, self.id).cmp(&(&SortKey::of(session, by), session.id));
+        match sort {
+            OrderSort::Asc => ascending == Ordering::Less,
+            OrderSort::Desc => ascending == Ordering::Greater,
+        }
+    }
+}
+
+/// The order of two sessions for `by` and `sort`: on the field (see [`SortKey`]), then on `id`;
+/// `DESC` reverses the whole order.
 pub fn compare(a: &Session, b: &Session, by: OrderBy, sort: OrderSort) -> Ordering {
     let on_field = match by {
         OrderBy::Id => Ordering::Equal,

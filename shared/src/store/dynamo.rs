@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
@@ -21,8 +21,8 @@ use super::schema::{index, TableNames, SESSIONS_TTL_ATTRIBUTE};
 use super::{SessionCounts, Store, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
-    select_page, FilterKey, FilterOp, FilterValue, OfflineReason, Session, SessionId, SessionPage, SessionQuery,
-    TenantId, Timestamp, UserId,
+    key_range, select_page, FilterKey, FilterOp, FilterValue, KeyRange, OfflineReason, Session, SessionId, SessionPage,
+    SessionQuery, TenantId, Timestamp, UserId,
 };
 use crate::error::StoreError;
 
@@ -30,6 +30,10 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Requests one operation keeps in flight at once (per-user queries of a forced offline).
 const CONCURRENCY: usize = 16;
+/// Items one listing query asks for at most.
+const QUERY_PAGE_ITEMS: usize = 1000;
+/// Items one BatchWriteItem takes at most.
+const BATCH_WRITE_ITEMS: usize = 25;
 /// Items in one TransactWriteItems call (DynamoDB allows 100 actions; one is the counter).
 const TRANSACTION_ITEMS: usize = 99;
 /// Shards of the sparse cleanup indexes, so no index partition takes every write.
@@ -135,6 +139,64 @@ impl DynamoStore {
         &self.tables
     }
 
+    /// Loads sessions that are not in the table yet, in bulk: BatchWriteItem of 25, unprocessed
+    /// items retried, then one counter update per tenant. For seeding (demo data, benchmarks),
+    /// where no `$connect` races the load; live sessions go through [`Store::open_session`].
+    pub async fn import_sessions(&self, sessions: &[Session]) -> Result<(), StoreError> {
+        let items: Vec<Item> = sessions
+            .iter()
+            .flat_map(|session| [session_item(session), connection_item(session)])
+            .collect();
+        let batches = items.chunks(BATCH_WRITE_ITEMS).map(|chunk| {
+            chunk
+                .iter()
+                .map(|item| {
+                    let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(build_error)?;
+                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(put)
+                        .build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        });
+        for batch in batches {
+            let mut pending = batch?;
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.tables.sessions, pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchWriteItem", e))?;
+                self.usage.wrote(pending.len());
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.tables.sessions))
+                    .unwrap_or_default();
+            }
+        }
+        for (tenant, of_tenant) in by_tenant(sessions) {
+            let online = of_tenant.iter().filter(|s| s.online()).count() as i64;
+            let TransactWriteItem { update, .. } = self.count_action(tenant, of_tenant.len() as i64, online)?;
+            let update = update.expect("a counter action is an update");
+            self.client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .send()
+                .await
+                .map_err(|e| sdk_error("UpdateItem", e))?;
+            self.usage.wrote(1);
+        }
+        Ok(())
+    }
+
     /// One page of a query.
     async fn query_page(&self, query: QueryFluentBuilder) -> Result<QueryOutput, StoreError> {
         let page = query.send().await.map_err(|e| sdk_error("Query", e))?;
@@ -181,23 +243,144 @@ impl DynamoStore {
             .collect()
     }
 
-    /// A tenant's sessions, from the online index when the query only wants online ones.
-    async fn tenant_sessions(&self, tenant: TenantId, online_only: bool) -> Result<Vec<Session>, StoreError> {
-        let query = if online_only {
+    /// The query for a tenant's sessions in `range`, in the range's order: the table itself (every
+    /// session, keyed by id) or the online index.
+    fn range_query(&self, tenant: TenantId, range: &KeyRange) -> QueryFluentBuilder {
+        let from = range.from.unwrap_or(SessionId::MIN);
+        let to = range.to.unwrap_or(SessionId::MAX);
+        let query = if range.online_only {
             self.query_sessions()
                 .index_name(index::ONLINE_BY_TENANT)
-                .key_condition_expression("#t = :t")
-                .expression_attribute_names("#t", "onlineTenant")
-                .expression_attribute_values(":t", n(tenant.get()))
+                .expression_attribute_names("#p", "onlineTenant")
+                .expression_attribute_names("#s", "id")
+                .expression_attribute_values(":p", n(tenant.get()))
+                .expression_attribute_values(":from", s(from.to_string()))
+                .expression_attribute_values(":to", s(to.to_string()))
         } else {
             self.query_sessions()
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(SESSION_SK_PREFIX))
+                .expression_attribute_names("#p", "pk")
+                .expression_attribute_names("#s", "sk")
+                .expression_attribute_values(":p", s(tenant_pk(tenant)))
+                .expression_attribute_values(":from", s(format!("{SESSION_SK_PREFIX}{from}")))
+                .expression_attribute_values(":to", s(format!("{SESSION_SK_PREFIX}{to}")))
         };
-        self.query_all(query).await?.iter().map(session_from).collect()
+        query
+            .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
+            .scan_index_forward(!range.descending)
+    }
+
+    /// Every session of a tenant in `range`.
+    async fn sessions_in_range(&self, tenant: TenantId, range: &KeyRange) -> Result<Vec<Session>, StoreError> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.query_all(self.range_query(tenant, range))
+            .await?
+            .iter()
+            .map(session_from)
+            .collect()
+    }
+
+    /// The first `want` sessions of a tenant in `range` that match `query`, in the range's order:
+    /// reads `want` items when the range says all the query asks, a little more otherwise.
+    async fn first_in_range(
+        &self,
+        tenant: TenantId,
+        range: &KeyRange,
+        query: &SessionQuery,
+        want: usize,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut found = Vec::new();
+        if range.is_empty() || want == 0 {
+            return Ok(found);
+        }
+        let mut start = None;
+        loop {
+            let missing = want - found.len();
+            let limit = if range.residual {
+                (missing * 2).clamp(100, QUERY_PAGE_ITEMS)
+            } else {
+                missing.min(QUERY_PAGE_ITEMS)
+            };
+            let page = self
+                .query_page(
+                    self.range_query(tenant, range)
+                        .limit(limit as i32)
+                        .set_exclusive_start_key(start),
+                )
+                .await?;
+            for item in page.items() {
+                let session = session_from(item)?;
+                if query.matches(&session) && query.is_after_cursor(&session) {
+                    found.push(session);
+                    if found.len() == want {
+                        return Ok(found);
+                    }
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// How many sessions of a tenant lie in `range` (a `COUNT` query: no items come back, but
+    /// DynamoDB still reads the range's keys).
+    async fn count_in_range(&self, tenant: TenantId, range: &KeyRange) -> Result<u64, StoreError> {
+        if range.is_empty() {
+            return Ok(0);
+        }
+        let mut count = 0u64;
+        let mut start = None;
+        loop {
+            let page = self
+                .query_page(
+                    self.range_query(tenant, range)
+                        .select(Select::Count)
+                        .set_exclusive_start_key(start),
+                )
+                .await?;
+            count += page.count.max(0) as u64;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
+    /// A listing served in key order (see [`crate::domain::plan`]): each tenant's first matches
+    /// past the cursor, merged; `total` from the counters or a count of the range.
+    async fn list_in_key_order(
+        &self,
+        scope: TenantScope,
+        tenants: Vec<TenantId>,
+        range: KeyRange,
+        query: &SessionQuery,
+    ) -> Result<SessionPage, StoreError> {
+        // One more than the page needs says whether another page follows.
+        let want = query.end() + 1;
+        let page_range = range.after(query.after.as_ref().map(|p| p.id));
+        let firsts = futures::stream::iter(tenants.iter().copied())
+            .map(|tenant| self.first_in_range(tenant, &page_range, query, want))
+            .buffered(CONCURRENCY)
+            .try_collect::<Vec<_>>();
+        let total = async {
+            match range.counter {
+                Some(counter) => Ok(self.session_counts(scope).await?.counted(counter)),
+                None => {
+                    futures::stream::iter(tenants.iter().copied())
+                        .map(|tenant| self.count_in_range(tenant, &range))
+                        .buffered(CONCURRENCY)
+                        .try_fold(0u64, |sum, count| async move { Ok(sum + count) })
+                        .await
+                }
+            }
+        };
+        let (firsts, total) = futures::try_join!(firsts, total)?;
+        let mut page = select_page(firsts.into_iter().flatten(), query);
+        page.total = total;
+        Ok(page)
     }
 
     async fn get(&self, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
@@ -513,34 +696,42 @@ impl DynamoStore {
                     .expression_attribute_values(":u", n(user.user_id.get())),
             )
             .await?;
-        let mut revoked = 0;
-        for token in items.iter().map(token_from) {
-            let token = token?;
-            if token.tenant_id != user.tenant_id || token.revoked_at.is_some() {
-                continue;
-            }
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.tables.tokens)
-                .key("tokenHash", s(token.hash.as_str()))
-                .update_expression("SET #revoked = :at")
-                .condition_expression("attribute_exists(#hash) AND attribute_not_exists(#revoked)")
-                .expression_attribute_names("#revoked", "revokedAt")
-                .expression_attribute_names("#hash", "tokenHash")
-                .expression_attribute_values(":at", n(at.millis()))
-                .send()
-                .await;
-            self.usage.wrote(1);
-            match result {
-                Ok(_) => revoked += 1,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(sdk_error("UpdateItem", e)),
-            }
-        }
-        Ok(revoked)
+        let tokens = items
+            .iter()
+            .map(token_from)
+            .filter(|token| token.as_ref().map_or(true, |t| t.tenant_id == user.tenant_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.revoke_tokens(tokens, at).await
+    }
+
+    /// Revokes these tokens, those not revoked yet, in transactions of up to 99 conditional
+    /// updates (a tenant of 10,000 tokens is ~100 calls, at twice the write units of single
+    /// updates); returns how many this call revoked (one revoked meanwhile is not counted).
+    async fn revoke_tokens(&self, tokens: Vec<TokenRecord>, at: Timestamp) -> Result<u64, StoreError> {
+        let actions = tokens
+            .iter()
+            .filter(|t| t.revoked_at.is_none())
+            .map(|token| {
+                let update = Update::builder()
+                    .table_name(&self.tables.tokens)
+                    .key("tokenHash", s(token.hash.as_str()))
+                    .update_expression("SET #revoked = :at")
+                    .condition_expression("attribute_exists(#hash) AND attribute_not_exists(#revoked)")
+                    .expression_attribute_names("#revoked", "revokedAt")
+                    .expression_attribute_names("#hash", "tokenHash")
+                    .expression_attribute_values(":at", n(at.millis()))
+                    .build()
+                    .map_err(build_error)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let applied = self.apply_each(actions, |_| Ok(None)).await?;
+        Ok(applied.into_iter().filter(|a| *a).count() as u64)
+    }
+
+    /// Every online session of a tenant, from the online index.
+    async fn online_sessions_in(&self, tenant: TenantId) -> Result<Vec<Session>, StoreError> {
+        self.sessions_in_range(tenant, &KeyRange::everything(true)).await
     }
 }
 
@@ -647,13 +838,23 @@ impl Store for DynamoStore {
             TenantScope::Tenant(tenant) => vec![tenant],
             TenantScope::All => self.tenants().await?.into_iter().map(|(tenant, _)| tenant).collect(),
         };
-        let online_only = wants_online_only(query);
-        let per_tenant: Vec<Vec<Session>> = futures::stream::iter(tenants)
-            .map(|tenant| self.tenant_sessions(tenant, online_only))
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(select_page(per_tenant.into_iter().flatten(), query))
+        let range = key_range(query);
+        match range {
+            // The total is cheap (a counter, or a count of the range): read only the page.
+            Some(range) if range.counter.is_some() || !range.residual => {
+                self.list_in_key_order(scope, tenants, range, query).await
+            }
+            // Read every candidate, narrowed to the id range or the online index when possible.
+            _ => {
+                let range = range.unwrap_or_else(|| KeyRange::everything(wants_online_only(query)));
+                let per_tenant: Vec<Vec<Session>> = futures::stream::iter(tenants)
+                    .map(|tenant| self.sessions_in_range(tenant, &range))
+                    .buffered(CONCURRENCY)
+                    .try_collect()
+                    .await?;
+                Ok(select_page(per_tenant.into_iter().flatten(), query))
+            }
+        }
     }
 
     async fn user_sessions(
@@ -779,6 +980,30 @@ impl Store for DynamoStore {
             })
             .collect::<Result<BTreeSet<_>, _>>()?;
         Ok(users.into_iter().collect())
+    }
+
+    async fn revoke_tenant_tokens(&self, tenant: TenantId, at: Timestamp) -> Result<u64, StoreError> {
+        let items = self
+            .query_all(
+                self.query_tokens()
+                    .index_name(index::TOKENS_BY_TENANT)
+                    .key_condition_expression("#t = :t")
+                    .expression_attribute_names("#t", "tenantId")
+                    .expression_attribute_values(":t", n(tenant.get())),
+            )
+            .await?;
+        let tokens = items.iter().map(token_from).collect::<Result<Vec<_>, _>>()?;
+        self.revoke_tokens(tokens, at).await
+    }
+
+    async fn end_tenant_sessions(
+        &self,
+        tenant: TenantId,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let online = self.online_sessions_in(tenant).await?;
+        self.end_sessions(tenant, online, at, reason, None).await
     }
 
     async fn end_user_sessions(

@@ -35,11 +35,12 @@
 //!
 //! | pattern | served by | cost |
 //! |---|---|---|
-//! | a tenant's sessions, newest first | Query `pk = T#t`, `sk` descending | items read |
-//! | a tenant's online sessions | Query `onlineByTenant` | online items read |
-//! | every tenant (platform caller) | Query `pk = COUNT` for the tenants, then each tenant | sum of the above |
-//! | sessions narrowed by `id`/`onlineDate` bounds | `sk` between bounds (ids are ULIDs: time-ordered) | items in range |
-//! | counts for `total` | GetItem / Query of counter items | 1 item per tenant |
+//! | a tenant's sessions in id (= `onlineDate`) order, either way | Query `pk = T#t`, `sk` BETWEEN id bounds, `Limit` | the page end + 1 |
+//! | a tenant's online sessions in id order | Query `onlineByTenant`, `id` BETWEEN id bounds, `Limit` | the page end + 1 |
+//! | every tenant (platform caller) | Query `pk = COUNT` for the tenants, then each tenant | per tenant, as above |
+//! | `total` of a listing with no filter but `online` | the counter item(s) | 1 item per tenant |
+//! | `total` with `id`/`onlineDate` bounds | Query `Select=COUNT` over the id range | the range's keys, no items returned |
+//! | a listing the key order cannot serve (`orderBy` `fullName`/`userId`/`offlineDate`, filters on other fields) | Query of the whole id range (or the online index), filtered and sorted in memory | the range |
 //! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
 //! | open a session | TransactWriteItems: session, connection, counter | 3 writes |
@@ -50,8 +51,8 @@
 //! | a user's / tenant's tokens (revocation) | Query `byUser` / `byTenant` | tokens of the user / tenant |
 //! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
 //!
-//! The list above reads a tenant's whole candidate range and then selects the page in memory; the
-//! counters exist so that the common unfiltered listing can be served from a page-sized read.
+//! Which listings take which row is decided by [`crate::domain::plan`]; a page token (a cursor)
+//! turns any key-ordered page into a read of one page, whatever its number.
 
 pub mod dynamo;
 pub mod memory;
@@ -63,7 +64,7 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
-use crate::domain::{OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId};
+use crate::domain::{Counter, OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId};
 use crate::error::StoreError;
 
 /// A user and the tenant it belongs to.
@@ -79,6 +80,17 @@ pub struct SessionCounts {
     /// Every stored session, online or ended.
     pub sessions: u64,
     pub online: u64,
+}
+
+impl SessionCounts {
+    /// The count `counter` names.
+    pub fn counted(self, counter: Counter) -> u64 {
+        match counter {
+            Counter::Sessions => self.sessions,
+            Counter::Online => self.online,
+            Counter::Ended => self.sessions.saturating_sub(self.online),
+        }
+    }
 }
 
 /// What the service needs from storage. Every read that serves a caller takes a [`TenantScope`],
@@ -148,6 +160,25 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes every unrevoked token of `tenant`; the same as revoking its users' tokens, which a
+    /// store may do with one read of the tenant instead of one per user.
+    async fn revoke_tenant_tokens(&self, tenant: TenantId, at: Timestamp) -> Result<u64, StoreError> {
+        let users = self.tenant_users(tenant).await?;
+        self.revoke_user_tokens(&users, at).await
+    }
+
+    /// Ends every online session of `tenant`; the same as ending its users' sessions, which a
+    /// store may do with one read of the tenant instead of one per user.
+    async fn end_tenant_sessions(
+        &self,
+        tenant: TenantId,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let users = self.tenant_users(tenant).await?;
+        self.end_user_sessions(&users, at, reason).await
+    }
 
     // ---- cleanup ----
 

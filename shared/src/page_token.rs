@@ -1,0 +1,194 @@
+//! Page tokens: the cursor that makes any page of a listing cost one page. A token is opaque to
+//! callers and tamper-evident: it carries the position of the last session shown and a
+//! fingerprint of the query and the caller's tenant scope, signed with HMAC-SHA256. A token that
+//! was changed, or that belongs to another query or another tenant, is a 400 on `pageToken`.
+//!
+//! The key comes from `PAGE_TOKEN_KEY` (the template generates one per stack in Secrets Manager).
+//! Without it the process makes a random key: tokens then hold only within that process, which
+//! is right for the local API and is logged as a warning in Lambda.
+
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::auth::TenantScope;
+use crate::domain::{Position, SessionQuery};
+use crate::error::ApiError;
+
+/// The parameter the token comes in, named in errors.
+const FIELD: &str = "pageToken";
+/// Bytes of the HMAC kept in a token.
+const TAG_BYTES: usize = 16;
+/// The token format; a token of another version is refused like a changed one.
+const VERSION: u8 = 1;
+
+/// The signing key, read once per process.
+pub struct PageTokenKey(Vec<u8>);
+
+impl PageTokenKey {
+    pub fn new(secret: &[u8]) -> Self {
+        PageTokenKey(secret.to_vec())
+    }
+
+    /// `PAGE_TOKEN_KEY`, or a random key for this process.
+    pub fn from_env() -> &'static PageTokenKey {
+        static KEY: OnceLock<PageTokenKey> = OnceLock::new();
+        KEY.get_or_init(|| match std::env::var("PAGE_TOKEN_KEY") {
+            Ok(secret) if !secret.is_empty() => PageTokenKey::new(secret.as_bytes()),
+            _ => {
+                if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+                    tracing::warn!("PAGE_TOKEN_KEY is not set: page tokens hold only within this container");
+                }
+                let random: Vec<u8> = (0..2).flat_map(|_| ulid::Ulid::new().0.to_le_bytes()).collect();
+                PageTokenKey(random)
+            }
+        })
+    }
+
+    fn tag(&self, payload: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(payload);
+        mac
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    v: u8,
+    /// Fingerprint of the query and scope.
+    q: String,
+    /// The last session shown.
+    p: Position,
+}
+
+/// What a token must belong to: the filters, the order and the caller's scope (not the page size
+/// or the view, which may change from page to page).
+fn fingerprint(query: &SessionQuery, scope: TenantScope) -> String {
+    let canonical = format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        query.filters, query.order_by, query.order_sort, scope
+    );
+    hex::encode(&Sha256::digest(canonical.as_bytes())[..8])
+}
+
+/// The token for the page after the one that ended at `last`.
+pub fn encode(key: &PageTokenKey, query: &SessionQuery, scope: TenantScope, last: Position) -> String {
+    let payload = serde_json::to_vec(&Payload {
+        v: VERSION,
+        q: fingerprint(query, scope),
+        p: last,
+    })
+    .expect("a position always serializes");
+    let tag = key.tag(&payload).finalize().into_bytes();
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&payload),
+        URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
+    )
+}
+
+/// The position a token continues after, when it is genuine and belongs to `query` and `scope`.
+pub fn decode(key: &PageTokenKey, query: &SessionQuery, scope: TenantScope, token: &str) -> Result<Position, ApiError> {
+    let malformed = || ApiError::invalid(FIELD, "pageToken is not a token this service gave (or it was changed)");
+    let (payload, tag) = token.split_once('.').ok_or_else(malformed)?;
+    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| malformed())?;
+    if tag.len() != TAG_BYTES {
+        return Err(malformed());
+    }
+    key.tag(&payload).verify_truncated_left(&tag).map_err(|_| malformed())?;
+    let payload: Payload = serde_json::from_slice(&payload).map_err(|_| malformed())?;
+    if payload.v != VERSION {
+        return Err(malformed());
+    }
+    if payload.q != fingerprint(query, scope) {
+        return Err(ApiError::invalid(
+            FIELD,
+            "pageToken belongs to another listing: keep the filters, order and tenant of the call that gave it",
+        ));
+    }
+    Ok(payload.p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SessionId, SortKey, TenantId};
+    use crate::query::{parse_session_query, ListMode};
+
+    fn query(text: &str) -> SessionQuery {
+        parse_session_query(text, ListMode::List).unwrap()
+    }
+
+    fn position() -> Position {
+        Position {
+            key: SortKey::FullName("ada".into(), "Ada".into()),
+            id: "01JB0000000000000000000005".parse::<SessionId>().unwrap(),
+        }
+    }
+
+    const TENANT: TenantScope = TenantScope::Tenant(TenantId(1));
+
+    #[test]
+    fn a_token_round_trips_for_its_own_query_and_scope() {
+        let key = PageTokenKey::new(b"k");
+        let q = query("orderBy=fullName&online=true");
+        let token = encode(&key, &q, TENANT, position());
+        assert_eq!(decode(&key, &q, TENANT, &token).unwrap(), position());
+        // The page size and the view may change between pages.
+        let bigger = query("orderBy=fullName&online=true&pageSize=50&infoScope=DETAIL");
+        assert_eq!(decode(&key, &bigger, TENANT, &token).unwrap(), position());
+    }
+
+    #[test]
+    fn a_token_for_a_long_name_fits_the_parameter_limit() {
+        let key = PageTokenKey::new(b"k");
+        let q = query("orderBy=fullName");
+        let name = "Ä".repeat(512);
+        let long = Position {
+            key: SortKey::FullName(name.to_lowercase(), name),
+            id: position().id,
+        };
+        let token = encode(&key, &q, TENANT, long.clone());
+        assert!(
+            token.len() <= crate::query::MAX_PAGE_TOKEN_CHARS,
+            "{} chars",
+            token.len()
+        );
+        let raw = format!("orderBy=fullName&pageToken={token}");
+        let parsed = parse_session_query(&raw, ListMode::List).expect("our own token is accepted");
+        assert_eq!(decode(&key, &parsed, TENANT, &token).unwrap(), long);
+    }
+
+    #[test]
+    fn a_changed_foreign_or_garbled_token_is_a_400_on_page_token() {
+        let key = PageTokenKey::new(b"k");
+        let q = query("orderBy=fullName");
+        let token = encode(&key, &q, TENANT, position());
+        let mut changed = token.clone().into_bytes();
+        changed[3] = if changed[3] == b'A' { b'B' } else { b'A' };
+        let changed = String::from_utf8(changed).unwrap();
+        let other_tenant = TenantScope::Tenant(TenantId(2));
+        let cases = [
+            decode(&key, &q, TENANT, &changed),
+            decode(&key, &q, other_tenant, &token),
+            decode(&key, &query("orderBy=fullName&orderSort=ASC"), TENANT, &token),
+            decode(&PageTokenKey::new(b"other key"), &q, TENANT, &token),
+            decode(&key, &q, TENANT, "not-a-token"),
+            decode(&key, &q, TENANT, "a.b"),
+            decode(&key, &q, TENANT, &token[..token.len() - 2]),
+        ];
+        for (n, case) in cases.into_iter().enumerate() {
+            let error = case.expect_err("refused");
+            assert_eq!(
+                (error.kind.status(), error.field.as_deref()),
+                (400, Some(FIELD)),
+                "case {n}"
+            );
+        }
+    }
+}
