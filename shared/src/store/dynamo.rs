@@ -36,6 +36,8 @@ const QUERY_PAGE_ITEMS: usize = 1000;
 const BATCH_WRITE_ITEMS: usize = 25;
 /// Items in one TransactWriteItems call (DynamoDB allows 100 actions; one is the counter).
 const TRANSACTION_ITEMS: usize = 99;
+/// Transactions of one batch in flight at once, when they share no counter item.
+const TRANSACTION_CONCURRENCY: usize = 4;
 /// Shards of the sparse cleanup indexes, so no index partition takes every write.
 const SHARDS: u32 = 4;
 /// Error codes that mean "throttled": retried by the SDK, then answered as 503.
@@ -499,23 +501,38 @@ impl DynamoStore {
     async fn apply_each(
         &self,
         actions: Vec<TransactWriteItem>,
-        counter: impl Fn(i64) -> Result<Option<TransactWriteItem>, StoreError>,
+        counter: impl Fn(i64) -> Result<Option<TransactWriteItem>, StoreError> + Sync,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut applied = Vec::with_capacity(actions.len());
-        for chunk in actions.chunks(TRANSACTION_ITEMS) {
-            let mut batch = chunk.to_vec();
-            batch.extend(counter(chunk.len() as i64)?);
-            if self.transact(batch).await? {
-                applied.extend(std::iter::repeat_n(true, chunk.len()));
-                continue;
-            }
-            for action in chunk {
-                let mut single = vec![action.clone()];
-                single.extend(counter(1)?);
-                applied.push(self.transact(single).await?);
-            }
-        }
-        Ok(applied)
+        // Transactions that share a counter item go one after another (at once they would only
+        // cancel each other on it); others a few at once.
+        let in_flight = if counter(1)?.is_some() {
+            1
+        } else {
+            TRANSACTION_CONCURRENCY
+        };
+        let counter = &counter;
+        // Owned chunks: a stream over borrowed slices trips the compiler's Send inference.
+        let chunks: Vec<Vec<TransactWriteItem>> = actions.chunks(TRANSACTION_ITEMS).map(<[_]>::to_vec).collect();
+        let per_chunk: Vec<Vec<bool>> = futures::stream::iter(chunks)
+            .map(|chunk| async move {
+                let mut batch = chunk.clone();
+                batch.extend(counter(chunk.len() as i64)?);
+                if self.transact(batch).await? {
+                    return Ok(vec![true; chunk.len()]);
+                }
+                let mut applied = Vec::with_capacity(chunk.len());
+                for action in chunk {
+                    let mut single = vec![action];
+                    single.extend(counter(1)?);
+                    applied.push(self.transact(single).await?);
+                }
+                Ok::<_, StoreError>(applied)
+            })
+            // In order, as the result lines up with `actions`.
+            .buffered(in_flight)
+            .try_collect()
+            .await?;
+        Ok(per_chunk.into_iter().flatten().collect())
     }
 
     /// Ends `sessions` (all of one tenant) that are still online (and, with `seen_before`, still
