@@ -7,13 +7,12 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::api::App;
-use crate::domain::{Session, Timestamp};
+use crate::domain::Timestamp;
 use crate::error::StoreError;
-use crate::gateway::Delivery;
+use crate::gateway::close_all;
 
 /// What the cleanup does, from `STALE_AFTER_SECONDS` (600), `RETENTION_DAYS` (30) and
 /// `CLEANUP_BATCH` (100).
@@ -107,7 +106,7 @@ pub async fn run_cleanup(
         let stale = store.stale_sessions(stale_cutoff, batch).await?;
         let ended = store.end_stale_sessions(&stale, stale_cutoff, now).await?;
         report.stale_ended += ended.len() as u64;
-        report.connections_closed += close_connections(app, &ended).await;
+        report.connections_closed += close_all(app.gateway.as_ref(), &ended, None).await as u64;
         if stale.len() < batch || out_of_time(deadline, &mut report) {
             break;
         }
@@ -155,23 +154,4 @@ fn out_of_time(deadline: Instant, report: &mut CleanupReport) -> bool {
         report.out_of_time = true;
     }
     report.out_of_time
-}
-
-/// Closes the connections of sessions just ended; one already gone is fine.
-async fn close_connections(app: &App, ended: &[Session]) -> u64 {
-    let connections: Vec<String> = ended.iter().map(|s| s.connection_id.clone()).collect();
-    futures::stream::iter(connections)
-        .map(|connection| async move {
-            match app.gateway.close(&connection).await {
-                Ok(Delivery::Delivered) => 1,
-                Ok(Delivery::Gone) => 0,
-                Err(error) => {
-                    tracing::warn!(%error, connection, "stale connection not closed");
-                    0
-                }
-            }
-        })
-        .buffer_unordered(32)
-        .fold(0, |sum, closed| async move { sum + closed })
-        .await
 }

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use serde::Serialize;
 
-use crate::domain::Timestamp;
+use crate::domain::{Session, Timestamp};
+use futures::StreamExt;
 
 /// What became of a push or a close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,39 @@ pub trait ConnectionGateway: Send + Sync + 'static {
 
     /// Closes the connection (API Gateway then runs `$disconnect`).
     async fn close(&self, connection_id: &str) -> Result<Delivery, GatewayError>;
+}
+
+/// Connections told and closed at once.
+const CONCURRENCY: usize = 32;
+
+/// Tells each ended session's client `notice` (when there is one) and closes its connection, a
+/// few at once; returns how many were closed by this call. A connection already gone is not
+/// counted and is not an error; any other failure is logged: the session is ended already, and
+/// the client's next heartbeat is refused and closes it.
+pub async fn close_all(gateway: &dyn ConnectionGateway, ended: &[Session], notice: Option<&str>) -> usize {
+    // Owned ids: a stream over borrowed sessions trips the compiler's Send inference.
+    let connections: Vec<String> = ended.iter().map(|session| session.connection_id.clone()).collect();
+    futures::stream::iter(connections)
+        .map(|connection| async move {
+            let connection = connection.as_str();
+            if let Some(notice) = notice {
+                if let Err(error) = gateway.send(connection, notice).await {
+                    tracing::warn!(%error, connection, "notice not delivered");
+                }
+            }
+            match gateway.close(connection).await {
+                Ok(Delivery::Delivered) => true,
+                Ok(Delivery::Gone) => false,
+                Err(error) => {
+                    tracing::warn!(%error, connection, "connection not closed");
+                    false
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|closed| futures::future::ready(*closed))
+        .count()
+        .await
 }
 
 /// A message the service pushes to a client.

@@ -8,7 +8,7 @@ use message_center::domain::{
     select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, TenantId, UserId,
 };
 use message_center::query::{parse_session_query, ListMode};
-use message_center::store::{SessionCounts, Store, UserRef};
+use message_center::store::{SessionCounts, Store, TenantOffline, UserRef};
 use message_center_tests::fixtures::{at, ended, online, token};
 
 fn user(tenant: i64, user: i64) -> UserRef {
@@ -440,23 +440,6 @@ pub async fn users_are_found_in_scope_only(store: &dyn Store) {
     assert_eq!(everywhere, vec![user(1, 1001), user(1, 1002), user(2, 2001)]);
 }
 
-pub async fn a_tenants_users_are_those_with_tokens_or_online_sessions(store: &dyn Store) {
-    open_all(
-        store,
-        &[
-            online(1, 1001, "Ada", at(-60)),
-            ended(1, 1003, "Only history", at(-600), 60, OfflineReason::Disconnected),
-            online(2, 2001, "Grace", at(-60)),
-        ],
-    )
-    .await;
-    store.put_token(&token("t-1002", 1, 1002, &[], false)).await.unwrap();
-    let mut users = store.tenant_users(TenantId(1)).await.unwrap();
-    users.sort();
-    assert_eq!(users, vec![user(1, 1001), user(1, 1002)]);
-    assert!(store.tenant_users(TenantId(3)).await.unwrap().is_empty());
-}
-
 pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     let targets = [
         online(1, 1001, "Ada", at(-60)),
@@ -502,8 +485,16 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     assert!(store.user_sessions(TenantScope::All, UserId(1002), 50).await.unwrap()[0].online());
 }
 
-pub async fn a_tenant_is_revoked_and_ended_whole_and_once(store: &dyn Store) {
-    let data = dataset();
+pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) {
+    let mut data = dataset();
+    data.push(ended(
+        1,
+        1099,
+        "Only history",
+        at(-600),
+        60,
+        OfflineReason::Disconnected,
+    ));
     open_all(store, &data).await;
     for (secret, tenant, user) in [("t1a", 1, 1001), ("t1b", 1, 1003), ("t2", 2, 2001)] {
         store
@@ -512,39 +503,57 @@ pub async fn a_tenant_is_revoked_and_ended_whole_and_once(store: &dyn Store) {
             .unwrap();
     }
     let tenant_1 = TenantId(1);
-    assert_eq!(store.revoke_tenant_tokens(tenant_1, at(5)).await.unwrap(), 2);
-    assert_eq!(store.revoke_tenant_tokens(tenant_1, at(6)).await.unwrap(), 0, "once");
-    assert_eq!(
-        store.token(&TokenHash::of("t2")).await.unwrap().unwrap().revoked_at,
-        None
-    );
+    let online_1: Vec<&Session> = data.iter().filter(|s| s.tenant_id == tenant_1 && s.online()).collect();
+    // Users with a token or an online session there; those with only history are not reached.
+    let mut expected_users: Vec<UserRef> = online_1
+        .iter()
+        .map(|s| user(1, s.user_id.get()))
+        .chain([user(1, 1001), user(1, 1003)])
+        .collect();
+    expected_users.sort();
+    expected_users.dedup();
+    let mut expected_ended: Vec<SessionId> = online_1.iter().map(|s| s.id).collect();
+    expected_ended.sort();
 
-    let ended = store
-        .end_tenant_sessions(tenant_1, at(5), OfflineReason::Forced)
+    let done = store
+        .force_tenant_offline(tenant_1, at(5), OfflineReason::Forced)
         .await
         .unwrap();
-    let expected: Vec<SessionId> = data
+    assert_eq!(done.users, expected_users);
+    assert_eq!(done.tokens, 2);
+    let mut ended = ids(&done.ended);
+    ended.sort();
+    assert_eq!(ended, expected_ended);
+    assert!(done
+        .ended
         .iter()
-        .filter(|s| s.tenant_id == tenant_1 && s.online())
-        .map(|s| s.id)
-        .collect();
-    let mut got = ids(&ended);
-    got.sort();
-    let mut expected_sorted = expected.clone();
-    expected_sorted.sort();
-    assert_eq!(got, expected_sorted);
-    assert!(ended.iter().all(|s| s.offline_reason == Some(OfflineReason::Forced)));
-    assert!(store
-        .end_tenant_sessions(tenant_1, at(6), OfflineReason::Forced)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(counts(store, TenantScope::Tenant(tenant_1)).await, (18, 0));
+        .all(|s| s.offline_reason == Some(OfflineReason::Forced)));
+    assert_eq!(counts(store, TenantScope::Tenant(tenant_1)).await, (19, 0));
     assert_eq!(
         counts(store, TenantScope::Tenant(TenantId(2))).await,
         (18, 12),
         "tenant 2 untouched"
     );
+    assert_eq!(
+        store.token(&TokenHash::of("t2")).await.unwrap().unwrap().revoked_at,
+        None
+    );
+
+    let again = store
+        .force_tenant_offline(tenant_1, at(6), OfflineReason::Forced)
+        .await
+        .unwrap();
+    assert_eq!((again.tokens, again.ended.len()), (0, 0), "a repeat changes nothing");
+    assert_eq!(
+        again.users,
+        vec![user(1, 1001), user(1, 1003)],
+        "token holders are still its users"
+    );
+    let nobody = store
+        .force_tenant_offline(TenantId(3), at(6), OfflineReason::Forced)
+        .await
+        .unwrap();
+    assert_eq!(nobody, TenantOffline::default());
 }
 
 pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn Store) {
@@ -599,8 +608,7 @@ for_both_stores!(
     cursors_walk_every_match_once_in_order,
     a_users_sessions_are_online_ones_then_newest_ended,
     users_are_found_in_scope_only,
-    a_tenants_users_are_those_with_tokens_or_online_sessions,
     ending_users_sessions_ends_each_once,
     ending_many_sessions_of_one_tenant_spans_transactions,
-    a_tenant_is_revoked_and_ended_whole_and_once,
+    forcing_a_tenant_offline_reaches_its_users_once,
 );

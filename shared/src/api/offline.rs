@@ -7,20 +7,16 @@
 
 use std::collections::BTreeSet;
 
-use futures::StreamExt;
 use lambda_http::Request;
 use serde::Serialize;
 
 use super::{to_data, App, Done, Outcome};
 use crate::auth::{authenticate, Caller, Permission};
-use crate::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
+use crate::domain::{OfflineReason, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
-use crate::gateway::{Delivery, Notice};
+use crate::gateway::{close_all, Notice};
 use crate::offline::{parse_offline_request, OfflineRequest, ReceiveObjectType};
 use crate::store::UserRef;
-
-/// Connections told and closed at once.
-const GATEWAY_CONCURRENCY: usize = 32;
 
 /// `data` of a forced offline.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -40,32 +36,36 @@ pub async fn force_offline(app: &App, req: &Request) -> Outcome {
     let target = target(app, &caller, &request).await?;
 
     let now = Timestamp::now();
-    let (tokens, ended) = match &target {
-        Target::Users { users, .. } => (
-            app.store.revoke_user_tokens(users, now).await?,
-            app.store.end_user_sessions(users, now, OfflineReason::Forced).await?,
+    let (users, tokens, ended, skipped) = match target {
+        Target::Users { users, skipped } => (
+            users.len(),
+            app.store.revoke_user_tokens(&users, now).await?,
+            app.store.end_user_sessions(&users, now, OfflineReason::Forced).await?,
+            skipped,
         ),
         // A whole tenant: one read of its tokens and one of its online sessions, not one per user.
-        Target::Tenants { tenants, .. } => {
-            let mut tokens = 0;
-            let mut ended = Vec::new();
+        Target::Tenants(tenants) => {
+            let (mut users, mut tokens, mut ended) = (0, 0, Vec::new());
             for tenant in tenants {
-                tokens += app.store.revoke_tenant_tokens(*tenant, now).await?;
-                ended.extend(
-                    app.store
-                        .end_tenant_sessions(*tenant, now, OfflineReason::Forced)
-                        .await?,
-                );
+                let done = app
+                    .store
+                    .force_tenant_offline(tenant, now, OfflineReason::Forced)
+                    .await?;
+                users += done.users.len();
+                tokens += done.tokens;
+                ended.extend(done.ended);
             }
-            (tokens, ended)
+            (users, tokens, ended, Vec::new())
         }
     };
-    let connections = close_connections(app, &ended, request.broadcast, now).await;
+    let notice = Notice::forced_offline(now);
+    let connections = close_all(
+        app.gateway.as_ref(),
+        &ended,
+        request.broadcast.then_some(notice.as_str()),
+    )
+    .await;
 
-    let (users, skipped) = match target {
-        Target::Users { users, skipped } => (users.len(), skipped),
-        Target::Tenants { users, .. } => (users, Vec::new()),
-    };
     to_data(OfflineData {
         users,
         sessions: ended.len(),
@@ -80,8 +80,8 @@ pub async fn force_offline(app: &App, req: &Request) -> Outcome {
 enum Target {
     /// `USER`: the users found, and the ids skipped (unknown, or another tenant's).
     Users { users: Vec<UserRef>, skipped: Vec<i64> },
-    /// `TENANT`: the tenants, and how many users they have (tokens or online sessions).
-    Tenants { tenants: Vec<TenantId>, users: usize },
+    /// `TENANT`: the tenants, each once.
+    Tenants(Vec<TenantId>),
 }
 
 async fn target(app: &App, caller: &Caller, request: &OfflineRequest) -> Result<Target, ApiError> {
@@ -114,41 +114,7 @@ async fn target(app: &App, caller: &Caller, request: &OfflineRequest) -> Result<
                     format!("You may only force your own tenant offline; tenant {other} is not yours."),
                 ));
             }
-            let mut users = 0;
-            for tenant in &tenants {
-                users += app.store.tenant_users(*tenant).await?.len();
-            }
-            Ok(Target::Tenants { tenants, users })
+            Ok(Target::Tenants(tenants))
         }
     }
-}
-
-/// Tells (when `broadcast`) and closes each ended session's connection; returns how many were
-/// closed by this call (a connection already gone is not counted, and is not an error).
-async fn close_connections(app: &App, ended: &[Session], broadcast: bool, now: Timestamp) -> usize {
-    let notice = Notice::forced_offline(now);
-    let notice = notice.as_str();
-    // Owned ids: a stream over borrowed sessions trips the compiler's Send inference.
-    let connections: Vec<String> = ended.iter().map(|session| session.connection_id.clone()).collect();
-    futures::stream::iter(connections)
-        .map(|connection| async move {
-            let connection = connection.as_str();
-            if broadcast {
-                if let Err(error) = app.gateway.send(connection, notice).await {
-                    tracing::warn!(%error, connection, "forced-offline notice not delivered");
-                }
-            }
-            match app.gateway.close(connection).await {
-                Ok(Delivery::Delivered) => true,
-                Ok(Delivery::Gone) => false,
-                Err(error) => {
-                    tracing::warn!(%error, connection, "connection not closed");
-                    false
-                }
-            }
-        })
-        .buffer_unordered(GATEWAY_CONCURRENCY)
-        .filter(|closed| futures::future::ready(*closed))
-        .count()
-        .await
 }

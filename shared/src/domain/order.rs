@@ -67,16 +67,15 @@ impl OrderSort {
     }
 }
 
-/// A session's value for the field a list is sorted on, ordered as the list orders it (null
-/// smallest; names without regard to case first, then exactly). With the session id it is a
+/// A session's value for the field a list is sorted on, ordered as [`compare`] orders it (null
+/// smallest; names by [`name_order`]). With the session id it is a
 /// position in the list, which is what a page token remembers.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SortKey {
     /// `orderBy=id`: the id alone.
     Id,
     UserId(i64),
-    /// The name in lower case, then as written.
-    FullName(String, String),
+    FullName(Name),
     OnlineDate(i64),
     /// `None` (still online) sorts first.
     OfflineDate(Option<i64>),
@@ -87,11 +86,33 @@ impl SortKey {
         match by {
             OrderBy::Id => SortKey::Id,
             OrderBy::UserId => SortKey::UserId(session.user_id.get()),
-            OrderBy::FullName => SortKey::FullName(session.full_name.to_lowercase(), session.full_name.clone()),
+            OrderBy::FullName => SortKey::FullName(Name(session.full_name.clone())),
             OrderBy::OnlineDate => SortKey::OnlineDate(session.online_date.millis()),
             OrderBy::OfflineDate => SortKey::OfflineDate(session.offline_date.map(Timestamp::millis)),
         }
     }
+}
+
+/// A full name as lists order names (see [`name_order`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Name(pub String);
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> Ordering {
+        name_order(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Names sort without regard to case first, then exactly, so the order is total.
+fn name_order(a: &str, b: &str) -> Ordering {
+    a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
 }
 
 /// Where a session stands in a list: its sort key, then its id.
@@ -125,11 +146,7 @@ pub fn compare(a: &Session, b: &Session, by: OrderBy, sort: OrderSort) -> Orderi
     let on_field = match by {
         OrderBy::Id => Ordering::Equal,
         OrderBy::UserId => a.user_id.cmp(&b.user_id),
-        OrderBy::FullName => a
-            .full_name
-            .to_lowercase()
-            .cmp(&b.full_name.to_lowercase())
-            .then_with(|| a.full_name.cmp(&b.full_name)),
+        OrderBy::FullName => name_order(&a.full_name, &b.full_name),
         OrderBy::OnlineDate => a.online_date.cmp(&b.online_date),
         // `Option` orders `None` first: null is the smallest value.
         OrderBy::OfflineDate => a.offline_date.cmp(&b.offline_date),

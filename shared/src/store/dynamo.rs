@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::schema::{index, TableNames, SESSIONS_TTL_ATTRIBUTE};
-use super::{SessionCounts, Store, UserRef};
+use super::{SessionCounts, Store, TenantOffline, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
     key_range, select_page, FilterKey, FilterOp, FilterValue, KeyRange, OfflineReason, Session, SessionId, SessionPage,
@@ -352,11 +352,13 @@ impl DynamoStore {
     }
 
     /// A listing served in key order (see [`crate::domain::plan`]): each tenant's first matches
-    /// past the cursor, merged; `total` from the counters or a count of the range.
+    /// past the cursor, merged; `total` from the counters (`counts` when the caller has read them) or a
+    /// count of the range.
     async fn list_in_key_order(
         &self,
         scope: TenantScope,
         tenants: Vec<TenantId>,
+        counts: Option<SessionCounts>,
         range: KeyRange,
         query: &SessionQuery,
     ) -> Result<SessionPage, StoreError> {
@@ -369,7 +371,13 @@ impl DynamoStore {
             .try_collect::<Vec<_>>();
         let total = async {
             match range.counter {
-                Some(counter) => Ok(self.session_counts(scope).await?.counted(counter)),
+                Some(counter) => {
+                    let counts = match counts {
+                        Some(counts) => counts,
+                        None => self.session_counts(scope).await?,
+                    };
+                    Ok(counts.counted(counter))
+                }
                 None => {
                     futures::stream::iter(tenants.iter().copied())
                         .map(|tenant| self.count_in_range(tenant, &range))
@@ -745,11 +753,6 @@ impl DynamoStore {
         let applied = self.apply_each(actions, |_| Ok(None)).await?;
         Ok(applied.into_iter().filter(|a| *a).count() as u64)
     }
-
-    /// Every online session of a tenant, from the online index.
-    async fn online_sessions_in(&self, tenant: TenantId) -> Result<Vec<Session>, StoreError> {
-        self.sessions_in_range(tenant, &KeyRange::everything(true)).await
-    }
 }
 
 #[async_trait]
@@ -851,15 +854,20 @@ impl Store for DynamoStore {
     }
 
     async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError> {
-        let tenants = match scope {
-            TenantScope::Tenant(tenant) => vec![tenant],
-            TenantScope::All => self.tenants().await?.into_iter().map(|(tenant, _)| tenant).collect(),
+        // A platform caller's tenants come with their counts: the one read serves both.
+        let (tenants, counts) = match scope {
+            TenantScope::Tenant(tenant) => (vec![tenant], None),
+            TenantScope::All => {
+                let tenants = self.tenants().await?;
+                let counts = sum_counts(&tenants);
+                (tenants.into_iter().map(|(tenant, _)| tenant).collect(), Some(counts))
+            }
         };
         let range = key_range(query);
         match range {
             // The total is cheap (a counter, or a count of the range): read only the page.
             Some(range) if range.counter.is_some() || !range.residual => {
-                self.list_in_key_order(scope, tenants, range, query).await
+                self.list_in_key_order(scope, tenants, counts, range, query).await
             }
             // Read every candidate, narrowed to the id range or the online index when possible.
             _ => {
@@ -934,14 +942,7 @@ impl Store for DynamoStore {
                 Some(item) => counts_from(&item),
                 None => Ok(SessionCounts::default()),
             },
-            TenantScope::All => Ok(self
-                .tenants()
-                .await?
-                .into_iter()
-                .fold(SessionCounts::default(), |sum, (_, c)| SessionCounts {
-                    sessions: sum.sessions + c.sessions,
-                    online: sum.online + c.online,
-                })),
+            TenantScope::All => Ok(sum_counts(&self.tenants().await?)),
         }
     }
 
@@ -966,41 +967,15 @@ impl Store for DynamoStore {
             .collect())
     }
 
-    async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError> {
-        let with_tokens = self.query_all(
-            self.query_tokens()
-                .index_name(index::TOKENS_BY_TENANT)
-                .key_condition_expression("#t = :t")
-                .projection_expression("#u")
-                .expression_attribute_names("#t", "tenantId")
-                .expression_attribute_names("#u", "userId")
-                .expression_attribute_values(":t", n(tenant.get())),
-        );
-        let online = self.query_all(
-            self.query_sessions()
-                .index_name(index::ONLINE_BY_TENANT)
-                .key_condition_expression("#t = :t")
-                .projection_expression("#u")
-                .expression_attribute_names("#t", "onlineTenant")
-                .expression_attribute_names("#u", "userId")
-                .expression_attribute_values(":t", n(tenant.get())),
-        );
-        let (with_tokens, online) = futures::try_join!(with_tokens, online)?;
-        let users = with_tokens
-            .iter()
-            .chain(&online)
-            .map(|item| {
-                read_n(item, "userId").map(|u| UserRef {
-                    user_id: UserId(u),
-                    tenant_id: tenant,
-                })
-            })
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        Ok(users.into_iter().collect())
-    }
-
-    async fn revoke_tenant_tokens(&self, tenant: TenantId, at: Timestamp) -> Result<u64, StoreError> {
-        let items = self
+    /// One read of the tenant's tokens and one of its online sessions, whatever its size; the
+    /// tokens go first, so no client signs in again between the two.
+    async fn force_tenant_offline(
+        &self,
+        tenant: TenantId,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<TenantOffline, StoreError> {
+        let tokens = self
             .query_all(
                 self.query_tokens()
                     .index_name(index::TOKENS_BY_TENANT)
@@ -1008,19 +983,27 @@ impl Store for DynamoStore {
                     .expression_attribute_names("#t", "tenantId")
                     .expression_attribute_values(":t", n(tenant.get())),
             )
-            .await?;
-        let tokens = items.iter().map(token_from).collect::<Result<Vec<_>, _>>()?;
-        self.revoke_tokens(tokens, at).await
-    }
-
-    async fn end_tenant_sessions(
-        &self,
-        tenant: TenantId,
-        at: Timestamp,
-        reason: OfflineReason,
-    ) -> Result<Vec<Session>, StoreError> {
-        let online = self.online_sessions_in(tenant).await?;
-        self.end_sessions(tenant, online, at, reason, None).await
+            .await?
+            .iter()
+            .map(token_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let users_with_tokens: Vec<UserId> = tokens.iter().map(|t| t.user_id).collect();
+        let revoked = self.revoke_tokens(tokens, at).await?;
+        let online = self.sessions_in_range(tenant, &KeyRange::everything(true)).await?;
+        let users: BTreeSet<UserRef> = users_with_tokens
+            .into_iter()
+            .chain(online.iter().map(|s| s.user_id))
+            .map(|user_id| UserRef {
+                user_id,
+                tenant_id: tenant,
+            })
+            .collect();
+        let ended = self.end_sessions(tenant, online, at, reason, None).await?;
+        Ok(TenantOffline {
+            users: users.into_iter().collect(),
+            tokens: revoked,
+            ended,
+        })
     }
 
     async fn end_user_sessions(
@@ -1134,6 +1117,16 @@ impl Store for DynamoStore {
         let applied = self.apply_each(actions, |_| Ok(None)).await?;
         Ok(applied.into_iter().filter(|a| *a).count() as u64)
     }
+}
+
+/// The counts of every tenant together.
+fn sum_counts(tenants: &[(TenantId, SessionCounts)]) -> SessionCounts {
+    tenants
+        .iter()
+        .fold(SessionCounts::default(), |sum, (_, c)| SessionCounts {
+            sessions: sum.sessions + c.sessions,
+            online: sum.online + c.online,
+        })
 }
 
 /// Sessions grouped by tenant (each tenant's counter moves with its sessions).

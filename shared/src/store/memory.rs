@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{SessionCounts, Store, UserRef};
+use super::{SessionCounts, Store, TenantOffline, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
     select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
@@ -175,18 +175,28 @@ impl Store for MemoryStore {
         Ok(found.into_iter().collect())
     }
 
-    async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError> {
-        let state = self.state();
-        let online = state.sessions.values().filter(|s| s.online()).map(|s| UserRef {
-            user_id: s.user_id,
-            tenant_id: s.tenant_id,
-        });
-        let with_tokens = state.tokens.values().map(|t| UserRef {
-            user_id: t.user_id,
-            tenant_id: t.tenant_id,
-        });
-        let found: BTreeSet<UserRef> = online.chain(with_tokens).filter(|u| u.tenant_id == tenant).collect();
-        Ok(found.into_iter().collect())
+    async fn force_tenant_offline(
+        &self,
+        tenant: TenantId,
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<TenantOffline, StoreError> {
+        let users: Vec<UserRef> = {
+            let state = self.state();
+            let online = state.sessions.values().filter(|s| s.online()).map(|s| UserRef {
+                user_id: s.user_id,
+                tenant_id: s.tenant_id,
+            });
+            let with_tokens = state.tokens.values().map(|t| UserRef {
+                user_id: t.user_id,
+                tenant_id: t.tenant_id,
+            });
+            let found: BTreeSet<UserRef> = online.chain(with_tokens).filter(|u| u.tenant_id == tenant).collect();
+            found.into_iter().collect()
+        };
+        let tokens = self.revoke_user_tokens(&users, at).await?;
+        let ended = self.end_user_sessions(&users, at, reason).await?;
+        Ok(TenantOffline { users, tokens, ended })
     }
 
     async fn end_user_sessions(

@@ -82,6 +82,17 @@ pub struct SessionCounts {
     pub online: u64,
 }
 
+/// What forcing a tenant offline did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TenantOffline {
+    /// The tenant's users: those with a token or an online session there.
+    pub users: Vec<UserRef>,
+    /// Tokens this call revoked.
+    pub tokens: u64,
+    /// Sessions this call ended.
+    pub ended: Vec<Session>,
+}
+
 impl SessionCounts {
     /// The count `counter` names.
     pub fn counted(self, counter: Counter) -> u64 {
@@ -149,9 +160,6 @@ pub trait Store: Send + Sync + 'static {
     /// Which of `user_ids` exist in `scope` (have a session or a token there), with their tenant.
     async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError>;
 
-    /// The users of `tenant` with a token or an online session there.
-    async fn tenant_users(&self, tenant: TenantId) -> Result<Vec<UserRef>, StoreError>;
-
     /// Ends every online session of these users at `at` for `reason`; returns the sessions this
     /// call ended (a session ended meanwhile by someone else is not returned).
     async fn end_user_sessions(
@@ -161,24 +169,15 @@ pub trait Store: Send + Sync + 'static {
         reason: OfflineReason,
     ) -> Result<Vec<Session>, StoreError>;
 
-    /// Revokes every unrevoked token of `tenant`; the same as revoking its users' tokens, which a
-    /// store may do with one read of the tenant instead of one per user.
-    async fn revoke_tenant_tokens(&self, tenant: TenantId, at: Timestamp) -> Result<u64, StoreError> {
-        let users = self.tenant_users(tenant).await?;
-        self.revoke_user_tokens(&users, at).await
-    }
-
-    /// Ends every online session of `tenant`; the same as ending its users' sessions, which a
-    /// store may do with one read of the tenant instead of one per user.
-    async fn end_tenant_sessions(
+    /// Forces a whole tenant offline: revokes every unrevoked token of `tenant`, then ends every
+    /// online session there. `users` are the users it reached (a token or an online session
+    /// there); `tokens` and `ended` count what this call changed, so a repeat changes nothing.
+    async fn force_tenant_offline(
         &self,
         tenant: TenantId,
         at: Timestamp,
         reason: OfflineReason,
-    ) -> Result<Vec<Session>, StoreError> {
-        let users = self.tenant_users(tenant).await?;
-        self.end_user_sessions(&users, at, reason).await
-    }
+    ) -> Result<TenantOffline, StoreError>;
 
     // ---- cleanup ----
 
