@@ -3,8 +3,9 @@
 //! message-center`; figures go to docs/performance.md.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use message_center::domain::{InfoScope, OfflineReason, Session, SessionId, SessionView, TenantId, Timestamp, UserId};
-use message_center::envelope::{success, to_data};
+use message_center::api::list::page_data;
+use message_center::domain::{InfoScope, OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
+use message_center::envelope::success;
 use message_center::query::{parse_session_query, ListMode};
 
 /// Twenty filters of every kind, percent-encoded as a console sends them.
@@ -66,11 +67,7 @@ fn handler_cpu(c: &mut Criterion) {
     let sessions = page_of_100();
     c.bench_function("serialize a page of 100 DETAIL records in the envelope", |b| {
         b.iter(|| {
-            let views: Vec<SessionView> = sessions
-                .iter()
-                .map(|s| SessionView::new(s, InfoScope::Detail))
-                .collect();
-            let data = to_data(serde_json::json!({"total": "100000", "list": views})).unwrap();
+            let data = page_data(100_000, black_box(&sessions), InfoScope::Detail).unwrap();
             success("req-1", black_box(&data))
         })
     });

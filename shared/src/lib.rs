@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod aws;
 pub mod cleanup;
 pub mod domain;
 pub mod envelope;

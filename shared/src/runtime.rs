@@ -12,30 +12,28 @@ use lambda_runtime::LambdaEvent;
 use crate::api::{self, App, Endpoint};
 use crate::cleanup::{run_cleanup, CleanupSettings, CleanupTrigger};
 use crate::domain::Timestamp;
-use crate::gateway::{ApiGatewayConnections, ConnectionGateway, NoConnections};
+#[cfg(doc)]
+use crate::gateway::NoConnections;
+use crate::gateway::{ApiGatewayConnections, GatewayFromEnv};
 use crate::realtime::{self, WsRoute};
 use crate::store::DynamoStore;
 
 /// The DynamoDB store and the connection gateway from the environment: `SESSIONS_TABLE`,
-/// `TOKENS_TABLE`, `DYNAMODB_ENDPOINT` (optional), `WEBSOCKET_MANAGEMENT_ENDPOINT` (optional:
-/// without it there are no connections to close).
-pub async fn app_from_env() -> App {
-    let config = aws_config::load_from_env().await;
-    let store = DynamoStore::from_config(&config);
-    let gateway: Arc<dyn ConnectionGateway> = match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayConnections::new(&config, &endpoint)),
-        _ => Arc::new(NoConnections),
-    };
+/// `TOKENS_TABLE`, `DYNAMODB_ENDPOINT` (optional), and what `G` reads (for
+/// [`ApiGatewayConnections`], `WEBSOCKET_MANAGEMENT_ENDPOINT`). No network call: clients connect
+/// on their first request.
+pub fn app_from_env<G: GatewayFromEnv>() -> App {
     App {
-        store: Arc::new(store),
-        gateway,
+        store: Arc::new(DynamoStore::from_env()),
+        gateway: G::from_env(),
     }
 }
 
-/// Runs one HTTP endpoint as a Lambda function behind API Gateway.
-pub async fn serve_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+/// Runs one HTTP endpoint as a Lambda function behind API Gateway; `G`: how it reaches live
+/// connections ([`NoConnections`] for a function that never does).
+pub async fn serve_http<G: GatewayFromEnv>(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
-    let app = app_from_env().await;
+    let app = app_from_env::<G>();
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(api::handle(app, endpoint, req).await)
@@ -45,9 +43,9 @@ pub async fn serve_http(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
 
 /// Runs one WebSocket route as a Lambda function behind an API Gateway WebSocket API. Typed
 /// events through lambda_runtime: a WebSocket event is not an HTTP request.
-pub async fn serve_websocket(route: WsRoute) -> Result<(), lambda_runtime::Error> {
+pub async fn serve_websocket<G: GatewayFromEnv>(route: WsRoute) -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let app = app_from_env().await;
+    let app = app_from_env::<G>();
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
@@ -64,7 +62,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// with any event). Each run stops inside the invocation's deadline; the report is its answer.
 pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let app = app_from_env().await;
+    let app = app_from_env::<ApiGatewayConnections>();
     let settings = CleanupSettings::from_env();
     let (app, settings) = (&app, &settings);
     lambda_runtime::run(lambda_runtime::service_fn(

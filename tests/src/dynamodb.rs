@@ -93,6 +93,7 @@ pub fn client() -> Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint())
+        .http_client(message_center::aws::http_client())
         .build();
     Client::from_conf(config)
 }

@@ -3,6 +3,8 @@
 //! once, against `&dyn Store`; the macro at the bottom instantiates every case for each store, so
 //! the test names (`memory::…`, `dynamodb::…`) show that both ran.
 
+use std::collections::BTreeSet;
+
 use message_center::auth::{Permission, TenantScope, TokenHash};
 use message_center::domain::{
     select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, TenantId, UserId,
@@ -516,7 +518,7 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
     expected_ended.sort();
 
     let done = store
-        .force_tenant_offline(tenant_1, at(5), OfflineReason::Forced)
+        .force_tenant_offline(tenant_1, None, at(5), OfflineReason::Forced)
         .await
         .unwrap();
     assert_eq!(done.users, expected_users);
@@ -540,7 +542,7 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
     );
 
     let again = store
-        .force_tenant_offline(tenant_1, at(6), OfflineReason::Forced)
+        .force_tenant_offline(tenant_1, None, at(6), OfflineReason::Forced)
         .await
         .unwrap();
     assert_eq!((again.tokens, again.ended.len()), (0, 0), "a repeat changes nothing");
@@ -550,10 +552,63 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
         "token holders are still its users"
     );
     let nobody = store
-        .force_tenant_offline(TenantId(3), at(6), OfflineReason::Forced)
+        .force_tenant_offline(TenantId(3), None, at(6), OfflineReason::Forced)
         .await
         .unwrap();
     assert_eq!(nobody, TenantOffline::default());
+}
+
+pub async fn forcing_some_users_of_a_tenant_offline_reaches_only_them(store: &dyn Store) {
+    let data = dataset();
+    open_all(store, &data).await;
+    for (secret, tenant, user) in [("t1a", 1, 1001), ("t1b", 1, 1003), ("t2", 2, 2001)] {
+        store
+            .put_token(&token(secret, tenant, user, &[Permission::List], false))
+            .await
+            .unwrap();
+    }
+    let tenant_1 = TenantId(1);
+    let online_user = data
+        .iter()
+        .find(|s| s.tenant_id == tenant_1 && s.online() && s.user_id != UserId(1001))
+        .expect("the dataset has another online user in tenant 1")
+        .user_id;
+    // 1001 (a token), an online user, 2001 (tenant 2's token holder) and an unknown id.
+    let only: BTreeSet<UserId> = [UserId(1001), online_user, UserId(2001), UserId(9999)].into();
+    let (sessions_before, online_before) = counts(store, TenantScope::Tenant(tenant_1)).await;
+
+    let done = store
+        .force_tenant_offline(tenant_1, Some(&only), at(5), OfflineReason::Forced)
+        .await
+        .unwrap();
+    let mut expected_users = vec![user(1, 1001), user(1, online_user.get())];
+    expected_users.sort();
+    expected_users.dedup();
+    assert_eq!(done.users, expected_users, "only the targeted users of that tenant");
+    assert_eq!(done.tokens, 1, "1001's token; 1003's and tenant 2's stay");
+    let mut expected_ended: Vec<SessionId> = data
+        .iter()
+        .filter(|s| s.tenant_id == tenant_1 && s.online() && only.contains(&s.user_id))
+        .map(|s| s.id)
+        .collect();
+    expected_ended.sort();
+    let mut ended = ids(&done.ended);
+    ended.sort();
+    assert_eq!(ended, expected_ended);
+    for (secret, revoked) in [("t1a", true), ("t1b", false), ("t2", false)] {
+        let record = store.token(&TokenHash::of(secret)).await.unwrap().unwrap();
+        assert_eq!(record.revoked_at.is_some(), revoked, "{secret}");
+    }
+    assert_eq!(
+        counts(store, TenantScope::Tenant(tenant_1)).await,
+        (sessions_before, online_before - expected_ended.len() as u64),
+        "the counter moved by the sessions ended"
+    );
+    let again = store
+        .force_tenant_offline(tenant_1, Some(&only), at(6), OfflineReason::Forced)
+        .await
+        .unwrap();
+    assert_eq!((again.tokens, again.ended.len()), (0, 0), "a repeat changes nothing");
 }
 
 pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn Store) {
@@ -611,4 +666,5 @@ for_both_stores!(
     ending_users_sessions_ends_each_once,
     ending_many_sessions_of_one_tenant_spans_transactions,
     forcing_a_tenant_offline_reaches_its_users_once,
+    forcing_some_users_of_a_tenant_offline_reaches_only_them,
 );

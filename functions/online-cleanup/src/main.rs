@@ -2,7 +2,7 @@
 //! expired tokens. Triggered by an EventBridge schedule, or invoked on demand with any event.
 //! The work lives in `message_center::cleanup`, shared with the local API and the tests.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     message_center::runtime::serve_cleanup().await
 }

@@ -2,8 +2,9 @@
 //! The handler lives in `message_center::api`, shared with the local API and the tests.
 
 use message_center::api::Endpoint;
+use message_center::gateway::ApiGatewayConnections;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    message_center::runtime::serve_http(Endpoint::Offline).await
+    message_center::runtime::serve_http::<ApiGatewayConnections>(Endpoint::Offline).await
 }

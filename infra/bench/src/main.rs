@@ -8,9 +8,16 @@
 //!   written, and the run's time.
 //! - `list-cost [sessions ...]`: for a tenant of each size (default 1,000 and 10,000), the cost of
 //!   each kind of listing call and of the detail: calls, items read, latency p50/p99.
-//! - `off-cost [users]`: a tenant of `users` users (default 10,000), each with one online session
-//!   and one token; forced offline of 1 user, of 100 users, then of the whole tenant, through
-//!   the handler: calls, items read and written, time.
+//! - `off-cost [users]`: two tenants of `users` users (default 10,000), each user with one online
+//!   session and one token; forced offline, through the handler, of 1 user, of 100 users, of every
+//!   user by id (`USER`), and of the other tenant (`TENANT`): calls, items read and written, time.
+//! - `lambda-cost [binaries] [invocations]`: each release function binary (default
+//!   `target/release`) run as Lambda runs it, under [`runtime_api`], on demo data in moto: size;
+//!   over 10 new processes, the median init time (exec to its first request for work) and cold
+//!   start (exec to its first response), also for an event answered without DynamoDB; warm latency
+//!   p50/p99 over `invocations` (default 50); peak resident memory after them.
+
+mod runtime_api;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,8 +47,15 @@ async fn main() {
             }
         }
         Some("off-cost") => off_cost(number(1, 10_000)).await,
+        Some("lambda-cost") => {
+            let binaries = args.get(1).cloned().unwrap_or_else(|| "target/release".into());
+            lambda_cost(&binaries, number(2, 50)).await
+        }
         _ => {
-            eprintln!("usage: bench cleanup-cost [sessions] [stale] | list-cost [sessions ...] | off-cost [users]");
+            eprintln!(
+                "usage: bench cleanup-cost [sessions] [stale] | list-cost [sessions ...] | off-cost [users] \
+                 | lambda-cost [binaries] [invocations]"
+            );
             std::process::exit(2);
         }
     }
@@ -167,10 +181,11 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), message_center::error::StoreError>>,
 {
-    const RUNS: u64 = 20;
+    // Fewer runs of a large tenant: moto scans the whole partition on every query.
+    let runs: u64 = if total > 20_000 { 3 } else { 20 };
     let before = store.usage();
     let mut latencies = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let started = Instant::now();
         call().await.expect("the call succeeds");
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -181,56 +196,86 @@ where
     println!(
         "{}",
         serde_json::json!({"figure": "call-cost", "sessions": total, "call": name,
-        "calls": cost.calls / RUNS, "itemsRead": cost.items_read / RUNS,
+        "calls": cost.calls / runs, "itemsRead": cost.items_read / runs,
         "p50Ms": (percentile(0.5) * 10.0).round() / 10.0, "p99Ms": (percentile(0.99) * 10.0).round() / 10.0})
     );
 }
 
+/// Two tenants of `users` users each, every user with one online session and one token; each
+/// forced-offline case runs through the handler on its own users.
 async fn off_cost(users: usize) {
     let store = fresh_store().await;
-    let first_user = 100_000i64;
-    let sessions: Vec<Session> = (0..users)
-        .map(|n| online(1, first_user + n as i64, "Bench", at(-600).plus_secs(n as i64 % 600)))
-        .collect();
-    seed(&store, &sessions).await;
-    let started = Instant::now();
-    let admin = token("bench-admin", 1, 1, &[Permission::Offline], false);
-    store.put_token(&admin).await.unwrap();
-    futures::stream::iter(0..users)
-        .for_each_concurrent(16, |n| {
-            let store = &store;
-            async move {
-                let record = token(&format!("bench-{n}"), 1, first_user + n as i64, &[], false);
-                store.put_token(&record).await.expect("the token is stored");
-            }
-        })
-        .await;
-    eprintln!("stored {users} tokens in {:.1} s", started.elapsed().as_secs_f64());
+    let first_user = |tenant: i64| tenant * 1_000_000;
+    for tenant in [1, 2] {
+        let sessions: Vec<Session> = (0..users)
+            .map(|n| {
+                online(
+                    tenant,
+                    first_user(tenant) + n as i64,
+                    "Bench",
+                    at(-600).plus_secs(n as i64 % 600),
+                )
+            })
+            .collect();
+        seed(&store, &sessions).await;
+        let started = Instant::now();
+        let admin = token(
+            &format!("bench-admin-{tenant}"),
+            tenant,
+            1,
+            &[Permission::Offline],
+            false,
+        );
+        store.put_token(&admin).await.unwrap();
+        futures::stream::iter(0..users)
+            .for_each_concurrent(16, |n| {
+                let store = &store;
+                async move {
+                    let user = first_user(tenant) + n as i64;
+                    let record = token(&format!("bench-{user}"), tenant, user, &[], false);
+                    store.put_token(&record).await.expect("the token is stored");
+                }
+            })
+            .await;
+        eprintln!("stored {users} tokens in {:.1} s", started.elapsed().as_secs_f64());
+    }
 
     let app = App {
         store: Arc::new(store.clone()),
         gateway: Arc::new(NoConnections),
     };
-    let ids = |from: usize, count: usize| (from..from + count).map(|n| first_user + n as i64).collect::<Vec<_>>();
+    let ids = |from: usize, count: usize| {
+        (from..from + count)
+            .map(|n| first_user(1) + n as i64)
+            .collect::<Vec<_>>()
+    };
     let cases = [
         (
             "off 1 user (USER)",
+            1,
             serde_json::json!({"receiveObjectType": "USER", "receiveObjectIds": ids(0, 1)}),
         ),
         (
             "off 100 users (USER)",
+            1,
             serde_json::json!({"receiveObjectType": "USER", "receiveObjectIds": ids(1, 100)}),
         ),
         (
+            "off every user of the tenant by id (USER)",
+            1,
+            serde_json::json!({"receiveObjectType": "USER", "receiveObjectIds": ids(0, users)}),
+        ),
+        (
             "off the whole tenant (TENANT)",
-            serde_json::json!({"receiveObjectType": "TENANT", "receiveObjectIds": [1]}),
+            2,
+            serde_json::json!({"receiveObjectType": "TENANT", "receiveObjectIds": [2]}),
         ),
     ];
-    for (name, body) in cases {
+    for (name, tenant, body) in cases {
         let request = lambda_http::http::Request::builder()
             .method("POST")
             .uri(format!("{BASE_PATH}/off"))
-            .header("Authorization", "Bearer bench-admin")
+            .header("Authorization", format!("Bearer bench-admin-{tenant}"))
             .header("Content-Type", "application/json")
             .body(lambda_http::Body::from(body.to_string()))
             .expect("a request");
@@ -241,11 +286,217 @@ async fn off_cost(users: usize) {
         let cost = store.usage() - before;
         let answer: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("JSON");
         assert_eq!(response.status(), 200, "{answer}");
+        let mut data = answer["data"].clone();
+        if let Some(skipped) = data.get_mut("skippedIds") {
+            *skipped = serde_json::json!(skipped.as_array().map_or(0, Vec::len));
+        }
         println!(
             "{}",
             serde_json::json!({"figure": "off-cost", "tenantUsers": users, "call": name,
-            "data": answer["data"], "calls": cost.calls, "itemsRead": cost.items_read,
+            "data": data, "calls": cost.calls, "itemsRead": cost.items_read,
             "itemsWritten": cost.items_written, "ms": elapsed.as_millis() as u64})
         );
     }
+}
+
+/// Each function, the fixture it is timed with (`events/<fixture>.json`), and whether the same
+/// event without its token (or, for `$default`, an unknown message) is answered before any
+/// DynamoDB call: that variant times the binary's own cold start, apart from the store's latency.
+const FUNCTIONS: [(&str, &str, Option<StoreFree>); 8] = [
+    ("online-list", "online-list", Some(StoreFree::WithoutToken)),
+    ("online-search", "online-search", Some(StoreFree::WithoutToken)),
+    ("online-detail", "online-detail", Some(StoreFree::WithoutToken)),
+    ("online-off", "online-off", Some(StoreFree::WithoutToken)),
+    ("ws-connect", "ws-connect", Some(StoreFree::WithoutToken)),
+    (
+        "ws-default",
+        "ws-default-heartbeat",
+        Some(StoreFree::Fixture("ws-default-unknown")),
+    ),
+    ("ws-disconnect", "ws-disconnect", None),
+    ("online-cleanup", "online-cleanup", None),
+];
+
+/// An event a function answers without reading DynamoDB.
+#[derive(Clone, Copy)]
+enum StoreFree {
+    /// The timed fixture with its `Authorization` header and `token` parameter removed (a 401).
+    WithoutToken,
+    Fixture(&'static str),
+}
+
+/// Processes started per function, for the cold-start and init figures (their median).
+const COLD_STARTS: usize = 10;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let repository = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    std::fs::read(format!("{repository}/events/{name}.json")).expect("the fixture")
+}
+
+fn without_token(event: &[u8]) -> Vec<u8> {
+    let mut event: serde_json::Value = serde_json::from_slice(event).expect("a JSON fixture");
+    for (object, key) in [
+        ("headers", "authorization"),
+        ("headers", "Authorization"),
+        ("queryStringParameters", "token"),
+    ] {
+        if let Some(fields) = event.get_mut(object).and_then(serde_json::Value::as_object_mut) {
+            fields.remove(key);
+        }
+    }
+    serde_json::to_vec(&event).expect("JSON")
+}
+
+/// One process of `binary` under its own Runtime API, its first event already queued.
+struct FunctionProcess {
+    api: runtime_api::RuntimeApi,
+    child: std::process::Child,
+    started: Instant,
+}
+
+impl FunctionProcess {
+    async fn start(
+        binary: &std::path::Path,
+        function: &str,
+        store: &DynamoStore,
+        first_event: &[u8],
+    ) -> (Self, String) {
+        let mut api = runtime_api::RuntimeApi::start().await;
+        let first_id = api.invoke(first_event);
+        let started = Instant::now();
+        let child = std::process::Command::new(binary)
+            .env("AWS_LAMBDA_RUNTIME_API", api.address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("SESSIONS_TABLE", &store.tables().sessions)
+            .env("TOKENS_TABLE", &store.tables().tokens)
+            .env("DYNAMODB_ENDPOINT", message_center_tests::dynamodb::endpoint())
+            .env("LOG_LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the function starts");
+        (FunctionProcess { api, child, started }, first_id)
+    }
+
+    /// The answer to `request_id`: when it came, and the status.
+    async fn answer(&mut self, request_id: &str, function: &str) -> (Instant, serde_json::Value) {
+        let answer = self
+            .api
+            .answer(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("{function} answered within 30 s"));
+        assert_eq!(answer.request_id, request_id, "{function} answered its invocation");
+        (answer.at, answer_status(&answer))
+    }
+
+    fn stop(mut self) -> Option<(u64, u64)> {
+        let memory = runtime_api::memory_kib(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        memory
+    }
+}
+
+fn median_ms(mut values: Vec<Duration>) -> f64 {
+    values.sort();
+    let ms = values.get(values.len() / 2).copied().unwrap_or_default().as_secs_f64() * 1000.0;
+    (ms * 10.0).round() / 10.0
+}
+
+async fn lambda_cost(binaries: &str, invocations: usize) {
+    let store = fresh_store().await;
+    local_api::demo::seed(&store, message_center::domain::Timestamp::now())
+        .await
+        .expect("the demo data is stored");
+    for (function, name, store_free) in FUNCTIONS {
+        let binary = std::path::Path::new(binaries).join(function);
+        let binary = if binary.exists() {
+            binary
+        } else {
+            std::path::Path::new(binaries).join(function).join("bootstrap")
+        };
+        let size = std::fs::metadata(&binary)
+            .unwrap_or_else(|_| panic!("{} is not built: cargo build --release -p {function}", binary.display()))
+            .len();
+        let event = fixture(name);
+
+        // Cold starts: a new process each time, its first event waiting for it.
+        let (mut inits, mut firsts, mut status) = (Vec::new(), Vec::new(), serde_json::Value::Null);
+        for _ in 0..COLD_STARTS {
+            let (mut process, id) = FunctionProcess::start(&binary, function, &store, &event).await;
+            let (at, first_status) = process.answer(&id, function).await;
+            firsts.push(at - process.started);
+            inits.push(
+                process
+                    .api
+                    .first_poll()
+                    .map(|poll| poll - process.started)
+                    .unwrap_or_default(),
+            );
+            if status.is_null() {
+                status = first_status;
+            }
+            process.stop();
+        }
+        let store_free_cold = match store_free {
+            Some(variant) => {
+                let event = match variant {
+                    StoreFree::WithoutToken => without_token(&event),
+                    StoreFree::Fixture(name) => fixture(name),
+                };
+                let mut firsts = Vec::new();
+                for _ in 0..COLD_STARTS {
+                    let (mut process, id) = FunctionProcess::start(&binary, function, &store, &event).await;
+                    let (at, _) = process.answer(&id, function).await;
+                    firsts.push(at - process.started);
+                    process.stop();
+                }
+                serde_json::json!(median_ms(firsts))
+            }
+            None => serde_json::Value::Null,
+        };
+
+        // Warm: one process, one invocation after another; then its peak memory.
+        let (mut process, id) = FunctionProcess::start(&binary, function, &store, &event).await;
+        process.answer(&id, function).await;
+        let mut warm = Vec::with_capacity(invocations);
+        for _ in 0..invocations {
+            let asked = Instant::now();
+            let id = process.api.invoke(&event);
+            let (at, _) = process.answer(&id, function).await;
+            warm.push(at - asked);
+        }
+        let (peak_kib, rss_kib) = process.stop().unwrap_or_default();
+        warm.sort();
+        let p99 = warm
+            .get((warm.len().max(1) - 1) * 99 / 100)
+            .copied()
+            .unwrap_or_default();
+        let round = |ms: f64| (ms * 10.0).round() / 10.0;
+        println!(
+            "{}",
+            serde_json::json!({"figure": "lambda-cost", "function": function, "event": name,
+            "bytes": size, "status": status, "coldStarts": COLD_STARTS,
+            "initMs": median_ms(inits), "firstResponseMs": median_ms(firsts),
+            "firstResponseWithoutDynamoDbMs": store_free_cold,
+            "warmP50Ms": median_ms(warm.clone()), "warmP99Ms": round(p99.as_secs_f64() * 1000.0),
+            "invocations": invocations, "peakRssMiB": round(peak_kib as f64 / 1024.0),
+            "rssMiB": round(rss_kib as f64 / 1024.0)})
+        );
+    }
+}
+
+/// The status a function answered with: the `statusCode` of an API Gateway response, `ok` for any
+/// other answer (the cleanup's report), or `error` when the function reported one.
+fn answer_status(answer: &runtime_api::Answer) -> serde_json::Value {
+    if !answer.ok {
+        return serde_json::json!(format!("error: {}", String::from_utf8_lossy(&answer.body)));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    body.get("statusCode")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!("ok"))
 }

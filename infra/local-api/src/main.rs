@@ -56,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn Store> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Dynamodb => {
-            let store = DynamoStore::from_env().await;
+            let store = DynamoStore::from_env();
             ensure_tables(store.client(), store.tables()).await?;
             Arc::new(store)
         }

@@ -6,7 +6,10 @@ use serde::Serialize;
 
 use super::{to_data, App, Done, Outcome};
 use crate::auth::{authenticate, Permission};
-use crate::domain::{Position, SessionView};
+use serde_json::value::RawValue;
+
+use crate::domain::{InfoScope, Position, Session, SessionView};
+use crate::error::ApiError;
 use crate::page_token::{self, PageTokenKey};
 use crate::query::{parse_session_query, ListMode};
 
@@ -36,13 +39,14 @@ pub async fn list(app: &App, req: &Request, mode: ListMode) -> Outcome {
         )),
         _ => None,
     };
-    let data = to_data(ListData {
-        total: page.total.to_string(),
-        list: page
-            .sessions
-            .iter()
-            .map(|s| SessionView::new(s, query.info_scope))
-            .collect(),
-    })?;
+    let data = page_data(page.total, &page.sessions, query.info_scope)?;
     Ok(Done { data, next_page_token })
+}
+
+/// A page's `data`: `total` and the sessions as `scope` shows them.
+pub fn page_data(total: u64, sessions: &[Session], scope: InfoScope) -> Result<Box<RawValue>, ApiError> {
+    to_data(ListData {
+        total: total.to_string(),
+        list: sessions.iter().map(|s| SessionView::new(s, scope)).collect(),
+    })
 }

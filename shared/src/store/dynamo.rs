@@ -117,20 +117,21 @@ impl DynamoStore {
         }
     }
 
-    /// A store from the normal AWS configuration (region, credentials, retries: standard mode,
-    /// which retries throttling with backoff), pointed at `DYNAMODB_ENDPOINT` when that is set
-    /// (a local DynamoDB-protocol server); tables from `SESSIONS_TABLE` and `TOKENS_TABLE`.
+    /// A store from an AWS configuration (region, credentials, retries: standard mode, which
+    /// retries throttling with backoff), pointed at a local DynamoDB-protocol server when the
+    /// environment names one ([`crate::aws::dynamodb_endpoint_from_env`]); tables from
+    /// `SESSIONS_TABLE` and `TOKENS_TABLE`.
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
-        if let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") {
+        if let Some(endpoint) = crate::aws::dynamodb_endpoint_from_env() {
             builder = builder.endpoint_url(endpoint);
         }
         DynamoStore::new(Client::from_conf(builder.build()), TableNames::from_env())
     }
 
-    /// [`DynamoStore::from_config`] with the configuration loaded from the environment.
-    pub async fn from_env() -> Self {
-        Self::from_config(&aws_config::load_from_env().await)
+    /// [`DynamoStore::from_config`] with the configuration from the environment.
+    pub fn from_env() -> Self {
+        Self::from_config(&crate::aws::sdk_config_from_env())
     }
 
     pub fn client(&self) -> &Client {
@@ -967,14 +968,16 @@ impl Store for DynamoStore {
             .collect())
     }
 
-    /// One read of the tenant's tokens and one of its online sessions, whatever its size; the
-    /// tokens go first, so no client signs in again between the two.
+    /// One read of the tenant's tokens and one of its online sessions, whatever its size or the
+    /// number of users targeted; the tokens go first, so no client signs in again between the two.
     async fn force_tenant_offline(
         &self,
         tenant: TenantId,
+        only_users: Option<&BTreeSet<UserId>>,
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<TenantOffline, StoreError> {
+        let targeted = |user_id: &UserId| only_users.is_none_or(|only| only.contains(user_id));
         let tokens = self
             .query_all(
                 self.query_tokens()
@@ -986,10 +989,12 @@ impl Store for DynamoStore {
             .await?
             .iter()
             .map(token_from)
+            .filter(|token| token.as_ref().map_or(true, |t| targeted(&t.user_id)))
             .collect::<Result<Vec<_>, _>>()?;
         let users_with_tokens: Vec<UserId> = tokens.iter().map(|t| t.user_id).collect();
         let revoked = self.revoke_tokens(tokens, at).await?;
-        let online = self.sessions_in_range(tenant, &KeyRange::everything(true)).await?;
+        let mut online = self.sessions_in_range(tenant, &KeyRange::everything(true)).await?;
+        online.retain(|session| targeted(&session.user_id));
         let users: BTreeSet<UserRef> = users_with_tokens
             .into_iter()
             .chain(online.iter().map(|s| s.user_id))

@@ -178,6 +178,7 @@ impl Store for MemoryStore {
     async fn force_tenant_offline(
         &self,
         tenant: TenantId,
+        only_users: Option<&BTreeSet<UserId>>,
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<TenantOffline, StoreError> {
@@ -191,7 +192,10 @@ impl Store for MemoryStore {
                 user_id: t.user_id,
                 tenant_id: t.tenant_id,
             });
-            let found: BTreeSet<UserRef> = online.chain(with_tokens).filter(|u| u.tenant_id == tenant).collect();
+            let found: BTreeSet<UserRef> = online
+                .chain(with_tokens)
+                .filter(|u| u.tenant_id == tenant && only_users.is_none_or(|only| only.contains(&u.user_id)))
+                .collect();
             found.into_iter().collect()
         };
         let tokens = self.revoke_user_tokens(&users, at).await?;

@@ -49,6 +49,7 @@
 //! | old ended sessions (cleanup) | Query `endedByShard` with `offlineDate < cutoff` per shard | old items read |
 //! | token by hash (every request) | GetItem `tokenHash` | 1 item |
 //! | a user's / tenant's tokens (revocation) | Query `byUser` / `byTenant` | tokens of the user / tenant |
+//! | many users of one tenant (forced offline by `USER` ids) | Query `byTenant` and `onlineByTenant` once, kept in memory by user | the tenant's tokens and online sessions |
 //! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
 //!
 //! Which listings take which row is decided by [`crate::domain::plan`]; a page token (a cursor)
@@ -57,6 +58,8 @@
 pub mod dynamo;
 pub mod memory;
 pub mod schema;
+
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
@@ -169,12 +172,15 @@ pub trait Store: Send + Sync + 'static {
         reason: OfflineReason,
     ) -> Result<Vec<Session>, StoreError>;
 
-    /// Forces a whole tenant offline: revokes every unrevoked token of `tenant`, then ends every
-    /// online session there. `users` are the users it reached (a token or an online session
-    /// there); `tokens` and `ended` count what this call changed, so a repeat changes nothing.
+    /// Forces users of one tenant offline, reading the tenant once (its tokens, then its online
+    /// sessions) rather than once per user: revokes every unrevoked token of `tenant`, then ends
+    /// every online session there; of the users in `only_users` alone, when given. `users` are
+    /// the users it reached (a token or an online session there); `tokens` and `ended` count what
+    /// this call changed, so a repeat changes nothing.
     async fn force_tenant_offline(
         &self,
         tenant: TenantId,
+        only_users: Option<&BTreeSet<UserId>>,
         at: Timestamp,
         reason: OfflineReason,
     ) -> Result<TenantOffline, StoreError>;
