@@ -10,6 +10,7 @@ pub mod domain;
 pub mod envelope;
 pub mod error;
 pub mod gateway;
+pub mod metrics;
 pub mod offline;
 pub mod page_token;
 pub mod query;

@@ -15,6 +15,7 @@ use crate::domain::Timestamp;
 #[cfg(doc)]
 use crate::gateway::NoConnections;
 use crate::gateway::{ApiGatewayConnections, GatewayFromEnv};
+use crate::metrics::{self, Invocation};
 use crate::realtime::{self, WsRoute};
 use crate::store::DynamoStore;
 
@@ -36,9 +37,41 @@ pub async fn serve_http<G: GatewayFromEnv>(endpoint: Endpoint) -> Result<(), lam
     let app = app_from_env::<G>();
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(api::handle(app, endpoint, req).await)
+        let request_id = crate::envelope::request_id(&req);
+        let response = measured(
+            app,
+            endpoint.route(),
+            &request_id,
+            api::handle(app, endpoint, req),
+            |r| r.status().as_u16(),
+        )
+        .await;
+        Ok::<_, Infallible>(response)
     }))
     .await
+}
+
+/// Runs one invocation's work and writes its metric line ([`crate::metrics`]): its duration,
+/// what it asked of DynamoDB (one invocation at a time per container, so the store's usage
+/// before and after is this invocation's) and its status.
+async fn measured<T>(
+    app: &App,
+    route: &str,
+    request_id: &str,
+    work: impl std::future::Future<Output = T>,
+    status_of: impl Fn(&T) -> u16,
+) -> T {
+    let started = Instant::now();
+    let before = app.store.usage();
+    let answer = work.await;
+    metrics::emit(&Invocation {
+        route,
+        request_id,
+        status: status_of(&answer),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        usage: app.store.usage() - before,
+    });
+    answer
 }
 
 /// Runs one WebSocket route as a Lambda function behind an API Gateway WebSocket API. Typed
@@ -49,7 +82,10 @@ pub async fn serve_websocket<G: GatewayFromEnv>(route: WsRoute) -> Result<(), la
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Infallible>(realtime::handle(app, route, event.payload).await)
+            let request_id = event.context.request_id.clone();
+            let work = realtime::handle(app, route, event.payload);
+            let response = measured(app, route.key(), &request_id, work, |r| r.status_code as u16).await;
+            Ok::<_, Infallible>(response)
         },
     ))
     .await
@@ -75,9 +111,16 @@ pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
                 .as_millis() as u64;
             let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
             let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
-            run_cleanup(app, settings, Timestamp::now(), deadline)
-                .await
-                .map_err(lambda_runtime::Error::from)
+            let work = run_cleanup(app, settings, Timestamp::now(), deadline);
+            measured(app, "cleanup", &event.context.request_id, work, |r| {
+                if r.is_ok() {
+                    200
+                } else {
+                    500
+                }
+            })
+            .await
+            .map_err(lambda_runtime::Error::from)
         },
     ))
     .await

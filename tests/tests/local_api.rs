@@ -319,3 +319,48 @@ async fn a_failing_store_is_a_500_that_leaks_nothing() {
         assert!(!text.contains(leak), "the body mentions {leak}: {text}");
     }
 }
+
+/// What a schema-driven client sees besides the four routes: the OpenAPI document at
+/// `/openapi.json`, a 404 in the envelope for a method a route does not take (API Gateway has no
+/// 405), and a 400 on `userId`, in the envelope, for a path id that is not UTF-8.
+#[tokio::test]
+async fn the_openapi_document_and_the_odd_requests() {
+    let server = Server::start(Arc::new(MemoryStore::new())).await;
+    let base_url = server.base_url.clone();
+    let (document, deleted) = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let text = agent
+            .get(format!("{base_url}/openapi.json"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let document: Value = serde_json::from_str(&text).unwrap();
+        let mut deleted = agent
+            .delete(format!("{base_url}{BASE}/off"))
+            .header("Authorization", format!("Bearer {ADMIN_1}"))
+            .call()
+            .unwrap();
+        let status = deleted.status().as_u16();
+        let body: Value = serde_json::from_str(&deleted.body_mut().read_to_string().unwrap()).unwrap();
+        (document, (status, body))
+    })
+    .await
+    .unwrap();
+
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        BASE.to_owned(),
+        format!("{BASE}/search"),
+        format!("{BASE}/{{userId}}"),
+        format!("{BASE}/off"),
+    ] {
+        assert!(paths.contains_key(&path), "openapi.yaml describes {path}");
+    }
+    assert_eq!((deleted.0, deleted.1["ext"]["eKey"].as_str()), (404, Some("not_found")));
+
+    let (status, body) = server.get(&format!("{BASE}/%FF%FE"), ADMIN_1).await;
+    assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("userId")));
+}

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -102,18 +102,49 @@ pub fn router(app: App, connections: Arc<LocalConnections>) -> Router {
         )
         .route(
             &format!("{BASE_PATH}/{{userId}}"),
-            get(
-                |State(app): State<Arc<App>>, Path(user_id): Path<String>, req: Request| {
-                    call(app, Endpoint::Detail, req, Some(user_id))
-                },
-            ),
+            get(|State(app): State<Arc<App>>, req: Request| async move {
+                let user_id = path_user_id(req.uri().path());
+                call(app, Endpoint::Detail, req, Some(user_id)).await
+            }),
         )
+        .route("/openapi.json", get(openapi))
         .merge(ws)
-        .fallback(|req: Request| async move {
-            let error = ApiError::not_found(format!("There is no route {} {}.", req.method(), req.uri().path()));
-            into_axum(failure(&ulid::Ulid::new().to_string(), &error))
-        })
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_route)
         .with_state(app)
+}
+
+/// Any other method or path: a 404 in the envelope, as API Gateway answers a route it does not
+/// have (it has no 405 either).
+async fn no_route(req: Request) -> Response {
+    let error = ApiError::not_found(format!("There is no route {} {}.", req.method(), req.uri().path()));
+    into_axum(failure(&ulid::Ulid::new().to_string(), &error))
+}
+
+/// The detail route's `userId`, percent-decoded as API Gateway decodes path parameters; bytes
+/// that are not UTF-8 become U+FFFD, so the handler answers them with its 400 on `userId`.
+fn path_user_id(path: &str) -> String {
+    let raw = path.rsplit('/').next().unwrap_or_default();
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The OpenAPI document (`openapi.yaml` at the repository's root) as JSON, read once.
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        serde_norway::from_str::<serde_json::Value>(include_str!("../../../openapi.yaml"))
+            .map(|value| value.to_string())
+            .map_err(|error| error.to_string())
+    });
+    match document {
+        Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "openapi.yaml does not parse");
+            into_axum(failure(&ulid::Ulid::new().to_string(), &ApiError::internal()))
+        }
+    }
 }
 
 /// Hands an axum request to the Lambda handler as API Gateway would: same method, URI (with the

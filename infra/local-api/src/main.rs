@@ -46,6 +46,10 @@ struct Args {
     /// Token records to load: a JSON array of {token, userId, tenantId, fullName, avatar?, permissions, platform, expiresAt?}.
     #[arg(long, env = "LOCAL_API_TOKENS")]
     tokens: Option<PathBuf>,
+    /// Create the tables, load the demo data and any --tokens, then exit without serving: seeds a
+    /// DynamoDB-protocol server for the function binaries (tests/lambda_emulator.sh).
+    #[arg(long)]
+    seed_only: bool,
 }
 
 #[tokio::main]
@@ -70,6 +74,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if !args.no_demo {
         demo::seed(store.as_ref(), Timestamp::now()).await?;
+    }
+    if args.seed_only {
+        println!("seeded; not serving (--seed-only)");
+        return Ok(());
     }
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::schema::{index, TableNames, SESSIONS_TTL_ATTRIBUTE};
-use super::{SessionCounts, Store, TenantOffline, UserRef};
+use super::{SessionCounts, Store, TenantOffline, UsageSnapshot, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
     key_range, select_page, FilterKey, FilterOp, FilterValue, KeyRange, OfflineReason, Session, SessionId, SessionPage,
@@ -65,28 +65,6 @@ struct Usage {
     items_written: AtomicU64,
 }
 
-/// A snapshot of [`DynamoStore::usage`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UsageSnapshot {
-    /// DynamoDB requests (each page of a query counts).
-    pub calls: u64,
-    /// Items read: a query's `ScannedCount`, one per item a GetItem finds.
-    pub items_read: u64,
-    /// Items written, each action of a transaction counting once.
-    pub items_written: u64,
-}
-
-impl std::ops::Sub for UsageSnapshot {
-    type Output = UsageSnapshot;
-    fn sub(self, earlier: UsageSnapshot) -> UsageSnapshot {
-        UsageSnapshot {
-            calls: self.calls - earlier.calls,
-            items_read: self.items_read - earlier.items_read,
-            items_written: self.items_written - earlier.items_written,
-        }
-    }
-}
-
 impl Usage {
     fn read(&self, items: usize) {
         self.calls.fetch_add(1, Relaxed);
@@ -105,15 +83,6 @@ impl DynamoStore {
             client,
             tables,
             usage: Arc::default(),
-        }
-    }
-
-    /// What this store (and its clones) asked of DynamoDB so far.
-    pub fn usage(&self) -> UsageSnapshot {
-        UsageSnapshot {
-            calls: self.usage.calls.load(Relaxed),
-            items_read: self.usage.items_read.load(Relaxed),
-            items_written: self.usage.items_written.load(Relaxed),
         }
     }
 
@@ -758,6 +727,15 @@ impl DynamoStore {
 
 #[async_trait]
 impl Store for DynamoStore {
+    /// What this store (and its clones) asked of DynamoDB so far.
+    fn usage(&self) -> UsageSnapshot {
+        UsageSnapshot {
+            calls: self.usage.calls.load(Relaxed),
+            items_read: self.usage.items_read.load(Relaxed),
+            items_written: self.usage.items_written.load(Relaxed),
+        }
+    }
+
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         self.client
             .put_item()

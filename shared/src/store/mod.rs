@@ -85,6 +85,29 @@ pub struct SessionCounts {
     pub online: u64,
 }
 
+/// What a store has asked of DynamoDB: the figures behind the per-request metrics and the
+/// benchmarks. Snapshots subtract, so a request's share is `after - before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageSnapshot {
+    /// DynamoDB requests (each page of a query counts).
+    pub calls: u64,
+    /// Items read: a query's `ScannedCount`, one per item a GetItem finds.
+    pub items_read: u64,
+    /// Items written, each action of a transaction counting once.
+    pub items_written: u64,
+}
+
+impl std::ops::Sub for UsageSnapshot {
+    type Output = UsageSnapshot;
+    fn sub(self, earlier: UsageSnapshot) -> UsageSnapshot {
+        UsageSnapshot {
+            calls: self.calls.saturating_sub(earlier.calls),
+            items_read: self.items_read.saturating_sub(earlier.items_read),
+            items_written: self.items_written.saturating_sub(earlier.items_written),
+        }
+    }
+}
+
 /// What forcing a tenant offline did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TenantOffline {
@@ -111,6 +134,12 @@ impl SessionCounts {
 /// so tenant isolation is decided in one place, by the store, never by each handler.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// What this store has asked of DynamoDB since it was made; zeros for a store that is not
+    /// DynamoDB.
+    fn usage(&self) -> UsageSnapshot {
+        UsageSnapshot::default()
+    }
+
     // ---- tokens ----
 
     /// Stores (or replaces) a token record, as the identity service would.

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The real function binaries, run as Lambda runs them: builds them (release), starts them under
+# `cargo lambda watch` (cargo-lambda's Lambda runtime emulator, from PyPI), and invokes every
+# events/*.json with `cargo lambda invoke --data-file`, in the order of tests/emulator_scenario.json,
+# checking each answer's status and envelope code. The store is moto's DynamoDB-protocol server,
+# seeded with the demo data by `local-api --seed-only`. Prints each function's first (cold) and
+# warm invoke times as the emulator shows them. Run by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source infra/scripts/moto.sh
+
+if [ ! -x .venv/bin/cargo-lambda ]; then
+  echo "installing cargo-lambda into .venv (once)..."
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+functions=(online-list online-search online-detail online-off ws-connect ws-disconnect ws-default online-cleanup)
+echo "== building the functions (release)"
+cargo build --release $(printf -- '-p %s ' "${functions[@]}")
+
+start_moto
+echo "== seeding the demo data"
+cargo run --quiet -p local-api -- --store dynamodb --seed-only
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+env_vars="DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,AWS_REGION=$AWS_REGION,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
+env_vars+=",AWS_EC2_METADATA_DISABLED=true,PAGE_TOKEN_KEY=emulator-page-token-key,LOG_LEVEL=warn"
+cargo lambda watch --release --ignore-changes -A 127.0.0.1 -P "$port" --env-var "$env_vars" \
+  >target/lambda-watch.log 2>&1 &
+watch_pid=$!
+trap 'kill $watch_pid 2>/dev/null || true; kill $MOTO_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 150); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  if ! kill -0 "$watch_pid" 2>/dev/null; then
+    echo "cargo lambda watch exited; its log:" >&2; cat target/lambda-watch.log >&2; exit 1
+  fi
+  sleep 0.2
+done
+echo "== cargo lambda watch on 127.0.0.1:$port"
+
+# The scenario as lines: event, function, status, code.
+steps=$(python3 -c '
+import json
+for step in json.load(open("tests/emulator_scenario.json"))["invocations"]:
+    print(step["event"], step["function"], step["status"] or "-", step["code"] or "-")
+')
+
+invoke() { # function, event file, output file; prints milliseconds
+  local started ended
+  started=$(date +%s%N)
+  cargo lambda invoke "$1" -A 127.0.0.1 -P "$port" --data-file "$2" --output-format json >"$3"
+  ended=$(date +%s%N)
+  echo $(((ended - started) / 1000000))
+}
+
+declare -A first_ms
+failures=0
+out=target/lambda-invoke.json
+while read -r event function status code; do
+  ms=$(invoke "$function" "events/$event" "$out")
+  [ -n "${first_ms[$function]:-}" ] || first_ms[$function]=$ms
+  # The answer: an API Gateway response (status, and the envelope's code or the notice's type in
+  # its body), or for the cleanup its run report.
+  got=$(python3 - "$out" <<'PY'
+import json, sys
+answer = json.load(open(sys.argv[1]))
+if "statusCode" not in answer:
+    print("-", "-" if "staleEnded" in answer else "not-a-report")
+    sys.exit()
+body = json.loads(answer.get("body") or "null")
+code = body.get("code") or body.get("type") if isinstance(body, dict) else None
+if isinstance(body, dict) and "code" in body:
+    for field in ("msg", "datetime", "data", "ext"):
+        if field not in body:
+            code = "envelope-without-" + field
+print(answer["statusCode"], code or "none")
+PY
+)
+  if [ "$got" = "$status $code" ]; then
+    printf 'ok    %-36s %-15s %s (%s ms)\n' "$event" "$function" "$got" "$ms"
+  else
+    printf 'FAIL  %-36s %-15s expected %s %s, got %s\n' "$event" "$function" "$status" "$code" "$got"
+    cat "$out"
+    failures=$((failures + 1))
+  fi
+done <<<"$steps"
+
+echo "== invoke times (cargo lambda invoke, end to end): first (the process starts) and warm"
+for function in "${functions[@]}"; do
+  event=$(python3 -c 'import json,sys; print(next(s["event"] for s in json.load(open("tests/emulator_scenario.json"))["invocations"] if s["function"] == sys.argv[1]))' "$function")
+  warm=()
+  for _ in 1 2 3 4 5; do warm+=("$(invoke "$function" "events/$event" "$out")"); done
+  sorted=$(printf '%s\n' "${warm[@]}" | sort -n | tr '\n' ' ')
+  printf '%-15s first %5s ms   warm (5, sorted) %s ms\n' "$function" "${first_ms[$function]}" "$sorted"
+done
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures invocation(s) answered other than tests/emulator_scenario.json says; cargo lambda watch log:" >&2
+  tail -50 target/lambda-watch.log >&2
+  exit 1
+fi
+echo "every fixture answered as expected under the emulator"

@@ -1,0 +1,115 @@
+//! `tests/emulator_scenario.json` lists every fixture once, in an order that holds on one store
+//! seeded with the demo data, with the status and code each answers; `tests/lambda_emulator.sh`
+//! invokes the real binaries in that order under `cargo lambda watch`. This runs the same order
+//! through the handlers, on both stores, so the scenario cannot drift from the code, and checks
+//! that every fixture is in it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use message_center::api::{handle, App};
+use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::domain::Timestamp;
+use message_center::realtime::{self, WsRoute};
+use message_center::store::{MemoryStore, Store};
+use message_center_tests::events::{all_fixtures, endpoint_of, http_request, ws_event};
+use message_center_tests::gateway::RecordingGateway;
+use serde_json::Value;
+
+struct Invocation {
+    event: String,
+    function: String,
+    status: Option<u16>,
+    code: Option<String>,
+}
+
+fn scenario() -> Vec<Invocation> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/emulator_scenario.json");
+    let scenario: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    scenario["invocations"]
+        .as_array()
+        .expect("a list of invocations")
+        .iter()
+        .map(|step| Invocation {
+            event: step["event"].as_str().unwrap().to_owned(),
+            function: step["function"].as_str().unwrap().to_owned(),
+            status: step["status"].as_u64().map(|s| s as u16),
+            code: step["code"].as_str().map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The status and the envelope's `code` (or the notice's `type`) a handler answered with.
+async fn run(app: &App, step: &Invocation) -> (Option<u16>, Option<String>) {
+    let route = match step.function.as_str() {
+        "ws-connect" => Some(WsRoute::Connect),
+        "ws-disconnect" => Some(WsRoute::Disconnect),
+        "ws-default" => Some(WsRoute::Default),
+        _ => None,
+    };
+    if let Some(route) = route {
+        let response = realtime::handle(app, route, ws_event(&step.event)).await;
+        let body: Value = match &response.body {
+            Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(text).unwrap(),
+            other => panic!("{}: no text body: {other:?}", step.event),
+        };
+        let code = body.get("code").or_else(|| body.get("type")).and_then(Value::as_str);
+        return (Some(response.status_code as u16), code.map(str::to_owned));
+    }
+    if step.function == "online-cleanup" {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        run_cleanup(app, &CleanupSettings::default(), Timestamp::now(), deadline)
+            .await
+            .expect("the cleanup runs");
+        return (None, None);
+    }
+    let response = handle(app, endpoint_of(&step.event), http_request(&step.event)).await;
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (
+        Some(response.status().as_u16()),
+        body["code"].as_str().map(str::to_owned),
+    )
+}
+
+async fn the_scenario_holds(store: Arc<dyn Store>) {
+    local_api::demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
+    let app = App {
+        store,
+        gateway: Arc::new(RecordingGateway::with_live(Vec::<String>::new())),
+    };
+    for step in scenario() {
+        let answered = run(&app, &step).await;
+        assert_eq!(
+            answered,
+            (step.status, step.code.clone()),
+            "{} by {}",
+            step.event,
+            step.function
+        );
+    }
+}
+
+#[test]
+fn every_fixture_is_in_the_scenario_once() {
+    let mut listed: Vec<String> = scenario().into_iter().map(|step| step.event).collect();
+    listed.sort();
+    assert_eq!(listed, all_fixtures());
+    for step in scenario() {
+        assert!(
+            step.event.starts_with(&step.function),
+            "{} belongs to {}",
+            step.event,
+            step.function
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_scenario_holds_on_memory() {
+    the_scenario_holds(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn the_scenario_holds_on_dynamodb() {
+    the_scenario_holds(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
