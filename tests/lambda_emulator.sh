@@ -17,8 +17,11 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 functions=(online-list online-search online-detail online-off ws-connect ws-disconnect ws-default online-cleanup)
+# Every binary of the workspace, as `cargo lambda watch` builds one (`cargo run --release --bin
+# <function>`, features unified across the workspace): so its first invoke of each function
+# finds it built and times the function, not cargo.
 echo "== building the functions (release)"
-cargo build --release $(printf -- '-p %s ' "${functions[@]}")
+cargo build --release --workspace --bins
 
 start_moto
 echo "== seeding the demo data"

@@ -143,46 +143,54 @@ async fn list_cost(total: usize) {
         after: Some(after_page_9),
         ..query("")
     };
-    let listings: Vec<(&str, SessionQuery)> = vec![
-        ("default list, page 1 of 10", query("")),
-        ("default list, page 10 of 10", query("pageNo=10")),
-        ("page 10 by pageToken", cursor_page),
-        ("online=true, page 1", query("online=true")),
-        ("online=false, page 1", query("online=false")),
+    // Listings the key order serves, then those that read the whole tenant (last: against moto
+    // they take minutes at 100,000 sessions).
+    let listings: Vec<(&str, SessionQuery, bool)> = vec![
+        ("default list, page 1 of 10", query(""), false),
+        ("default list, page 10 of 10", query("pageNo=10"), false),
+        ("page 10 by pageToken", cursor_page, false),
+        ("online=true, page 1", query("online=true"), false),
+        ("online=false, page 1", query("online=false"), false),
         (
             "onlineDate in the last hour, page 1",
             query(&format!(
                 "filters[0].key=onlineDate&filters[0].op=GREATER_THAN_EQUAL&filters[0].value={}",
                 at(-3600).to_string().replace(' ', "%20")
             )),
+            false,
         ),
-        ("orderBy=fullName, page 1", query("orderBy=fullName")),
-        ("userId=10007, page 1", query("userId=10007")),
+        ("orderBy=fullName, page 1", query("orderBy=fullName"), true),
+        ("userId=10007, page 1", query("userId=10007"), true),
         (
             "search fullName=ada, page 1",
             parse_session_query("fullName=ada", ListMode::Search).unwrap(),
+            true,
         ),
     ];
-    for (name, listing) in &listings {
-        measure(&store, total, name, || async {
+    // Fewer runs of a large tenant: moto sorts the whole partition on every query.
+    let runs = |reads_tenant: bool| match (total > 20_000, reads_tenant) {
+        (false, _) => 20,
+        (true, false) => 3,
+        (true, true) => 1,
+    };
+    measure(&store, total, "detail of one user", runs(false), || async {
+        store.user_sessions(scope, UserId(10_007), 50).await.map(|_| ())
+    })
+    .await;
+    for (name, listing, reads_tenant) in &listings {
+        measure(&store, total, name, runs(*reads_tenant), || async {
             store.list_sessions(scope, listing).await.map(|_| ())
         })
         .await;
     }
-    measure(&store, total, "detail of one user", || async {
-        store.user_sessions(scope, UserId(10_007), 50).await.map(|_| ())
-    })
-    .await;
 }
 
-/// Runs `call` 20 times and prints its DynamoDB cost (per call) and latency.
-async fn measure<F, Fut>(store: &DynamoStore, total: usize, name: &str, call: F)
+/// Runs `call` `runs` times and prints its DynamoDB cost (per call) and latency.
+async fn measure<F, Fut>(store: &DynamoStore, total: usize, name: &str, runs: u64, call: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), message_center::error::StoreError>>,
 {
-    // Fewer runs of a large tenant: moto scans the whole partition on every query.
-    let runs: u64 = if total > 20_000 { 3 } else { 20 };
     let before = store.usage();
     let mut latencies = Vec::new();
     for _ in 0..runs {
