@@ -487,6 +487,16 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     assert!(store.user_sessions(TenantScope::All, UserId(1002), 50).await.unwrap()[0].online());
 }
 
+/// Tokens of users 1001 (`t1a`) and 1003 (`t1b`) of tenant 1, and of user 2001 (`t2`) of tenant 2.
+async fn put_three_tokens(store: &dyn Store) {
+    for (secret, tenant, user) in [("t1a", 1, 1001), ("t1b", 1, 1003), ("t2", 2, 2001)] {
+        store
+            .put_token(&token(secret, tenant, user, &[Permission::List], false))
+            .await
+            .unwrap();
+    }
+}
+
 pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) {
     let mut data = dataset();
     data.push(ended(
@@ -498,12 +508,7 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
         OfflineReason::Disconnected,
     ));
     open_all(store, &data).await;
-    for (secret, tenant, user) in [("t1a", 1, 1001), ("t1b", 1, 1003), ("t2", 2, 2001)] {
-        store
-            .put_token(&token(secret, tenant, user, &[Permission::List], false))
-            .await
-            .unwrap();
-    }
+    put_three_tokens(store).await;
     let tenant_1 = TenantId(1);
     let online_1: Vec<&Session> = data.iter().filter(|s| s.tenant_id == tenant_1 && s.online()).collect();
     // Users with a token or an online session there; those with only history are not reached.
@@ -561,12 +566,7 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
 pub async fn forcing_some_users_of_a_tenant_offline_reaches_only_them(store: &dyn Store) {
     let data = dataset();
     open_all(store, &data).await;
-    for (secret, tenant, user) in [("t1a", 1, 1001), ("t1b", 1, 1003), ("t2", 2, 2001)] {
-        store
-            .put_token(&token(secret, tenant, user, &[Permission::List], false))
-            .await
-            .unwrap();
-    }
+    put_three_tokens(store).await;
     let tenant_1 = TenantId(1);
     let online_user = data
         .iter()
