@@ -34,4 +34,5 @@ SCHEMATHESIS_HOOKS="" .venv/bin/schemathesis run "http://127.0.0.1:$port/openapi
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" \
   --seed 1 \
+  --generation-database none \
   --workers 1

@@ -77,6 +77,13 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
     let mut others: BTreeMap<&'static str, String> = BTreeMap::new();
 
     for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        if name.is_empty() {
+            // Nothing to name as the field at fault but the query itself.
+            return Err(ApiError::invalid(
+                "query",
+                format!("a query parameter has no name (`={value}`); every parameter is name=value"),
+            ));
+        }
         check_length(&name, &value)?;
         if let Some(key) = FIELD_PARAMETERS.into_iter().find(|k| k.name() == name) {
             if value.is_empty() {

@@ -1072,3 +1072,12 @@ fn an_unescaped_plus_of_a_time_offset_is_read_as_meant() {
     assert_eq!(filter.values, vec![FilterValue::Time(Timestamp::from_secs(TEN_AM))]);
     invalid("onlineDate=2026-11-28+10:00:00+08:00", "onlineDate");
 }
+
+#[test]
+fn a_parameter_without_a_name_is_a_400_on_the_query() {
+    // Found by schemathesis: `?=null&deviceId=` once named the empty string as the field.
+    for query in ["=null&deviceId=", "=", "pageSize=5&=x"] {
+        let e = invalid(query, "query");
+        assert_msg_has(&e, &["no name"]);
+    }
+}

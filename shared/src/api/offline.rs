@@ -98,16 +98,16 @@ pub async fn force_offline(app: &App, req: &Request) -> Outcome {
     .map(Done::from)
 }
 
-/// With this many `USER` ids or more per online session of their tenant (times
-/// [`IDS_PER_ONLINE_SESSION`]), one read of the tenant's tokens and online sessions costs less
-/// than looking the users up one by one (three or four queries each, every one billed at least
-/// half a read unit; a tenant read bills half a unit per ~4 KB, some 12 sessions or tokens).
-const IDS_PER_ONLINE_SESSION: usize = 20;
+/// At one `USER` id or more per this many online sessions of the tenant, one read of the
+/// tenant's tokens and online sessions costs less than looking the users up one by one (three or
+/// four queries each, every one billed at least half a read unit; a tenant read bills half a unit
+/// per ~4 KB, some 12 sessions or tokens).
+const ONLINE_SESSIONS_PER_ID: usize = 20;
 
 /// Whether `ids` users of a tenant with `online` online sessions are cheaper to reach by reading
 /// the tenant once than one by one.
 fn reads_tenant_once(ids: usize, online: u64) -> bool {
-    ids.saturating_mul(IDS_PER_ONLINE_SESSION) as u64 >= online
+    ids.saturating_mul(ONLINE_SESSIONS_PER_ID) as u64 >= online
 }
 
 /// Whom a request forces offline, in the caller's scope.
