@@ -27,20 +27,14 @@ start_moto
 echo "== seeding the demo data"
 cargo run --quiet -p local-api -- --store dynamodb --seed-only
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 env_vars="DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,AWS_REGION=$AWS_REGION,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 env_vars+=",AWS_EC2_METADATA_DISABLED=true,PAGE_TOKEN_KEY=emulator-page-token-key,LOG_LEVEL=warn"
 cargo lambda watch --release --ignore-changes -A 127.0.0.1 -P "$port" --env-var "$env_vars" \
   >target/lambda-watch.log 2>&1 &
 watch_pid=$!
 trap 'kill $watch_pid 2>/dev/null || true; kill $MOTO_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$watch_pid" 2>/dev/null; then
-    echo "cargo lambda watch exited; its log:" >&2; cat target/lambda-watch.log >&2; exit 1
-  fi
-  sleep 0.2
-done
+wait_for_port "$port" "$watch_pid" target/lambda-watch.log
 echo "== cargo lambda watch on 127.0.0.1:$port"
 
 # The scenario as lines: event, function, status, code.

@@ -6,6 +6,7 @@
 # type, headers or body schema. Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source infra/scripts/moto.sh # free_port, wait_for_port
 
 if [ ! -x .venv/bin/schemathesis ]; then
   echo "installing schemathesis into .venv (once)..."
@@ -14,19 +15,13 @@ if [ ! -x .venv/bin/schemathesis ]; then
 fi
 
 cargo build --quiet -p local-api
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 mkdir -p target
 target/debug/local-api --port "$port" --cleanup-every 0 --tokens tests/schemathesis-tokens.json \
   >target/schemathesis-local-api.log 2>&1 &
 api_pid=$!
 trap 'kill $api_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$api_pid" 2>/dev/null; then
-    echo "the local API exited; its log:" >&2; cat target/schemathesis-local-api.log >&2; exit 1
-  fi
-  sleep 0.2
-done
+wait_for_port "$port" "$api_pid" target/schemathesis-local-api.log
 
 SCHEMATHESIS_HOOKS="" .venv/bin/schemathesis run "http://127.0.0.1:$port/openapi.json" \
   --url "http://127.0.0.1:$port" \

@@ -177,27 +177,26 @@ impl ConnectionGateway for NoConnections {
     }
 }
 
-/// The gateway a function binary builds at start-up. A type parameter of the function's entry
-/// point, not a run-time choice, so that a function that never messages or closes a connection
-/// (list, search, detail, connect, disconnect) does not link the API Gateway Management API client.
+/// The gateway a function binary builds at start-up, from the configuration its store was built
+/// from (one HTTPS client and one trust-store load per container). A type parameter of the
+/// function's entry point, not a run-time choice, so that a function that never messages or
+/// closes a connection (list, search, detail, connect, disconnect) does not link the API Gateway
+/// Management API client.
 pub trait GatewayFromEnv {
-    fn from_env() -> Arc<dyn ConnectionGateway>;
+    fn from_env(config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway>;
 }
 
 impl GatewayFromEnv for NoConnections {
-    fn from_env() -> Arc<dyn ConnectionGateway> {
+    fn from_env(_config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway> {
         Arc::new(NoConnections)
     }
 }
 
 /// The stage named by `WEBSOCKET_MANAGEMENT_ENDPOINT`; without it, no connections to reach.
 impl GatewayFromEnv for ApiGatewayConnections {
-    fn from_env() -> Arc<dyn ConnectionGateway> {
+    fn from_env(config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway> {
         match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
-            Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayConnections::new(
-                &crate::aws::sdk_config_from_env(),
-                &endpoint,
-            )),
+            Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayConnections::new(config, &endpoint)),
             _ => Arc::new(NoConnections),
         }
     }

@@ -24,9 +24,10 @@ use crate::store::DynamoStore;
 /// [`ApiGatewayConnections`], `WEBSOCKET_MANAGEMENT_ENDPOINT`). No network call: clients connect
 /// on their first request.
 pub fn app_from_env<G: GatewayFromEnv>() -> App {
+    let config = crate::aws::sdk_config_from_env();
     App {
-        store: Arc::new(DynamoStore::from_env()),
-        gateway: G::from_env(),
+        store: Arc::new(DynamoStore::from_config(&config)),
+        gateway: G::from_env(&config),
     }
 }
 
