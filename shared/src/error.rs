@@ -14,7 +14,8 @@ pub enum ErrorKind {
     Forbidden,
     /// 404: nothing in the caller's scope.
     NotFound,
-    /// 503 with `Retry-After`: the store stayed throttled through the SDK's retries.
+    /// 503 with `Retry-After`: the store stayed throttled (or failing with 5xx) through the SDK's
+    /// retries; a repeat of the call later completes it.
     Throttled,
     /// 500: anything else; its message never leaks internals.
     Internal,
@@ -140,9 +141,10 @@ impl std::error::Error for ApiError {}
 /// What a store can fail with. Callers see only the class, never the detail.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Throttled through all retries; the caller may try again shortly.
-    #[error("store throttled: {0}")]
-    Throttled(String),
+    /// Throttled, or failing in a way that passes (a 5xx, a timeout, a dropped connection),
+    /// through all of the SDK's retries: the caller may try again shortly.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// Anything else: the detail goes to the log.
     #[error("store failure: {0}")]
     Failure(String),
@@ -151,8 +153,8 @@ pub enum StoreError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Throttled(detail) => {
-                tracing::warn!(%detail, "store throttled");
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "store unavailable");
                 ApiError::throttled()
             }
             StoreError::Failure(detail) => {
@@ -176,7 +178,7 @@ mod tests {
             (failure.kind.status(), failure.kind.code(), failure.kind.key()),
             (500, "E2", "internal")
         );
-        let throttled = ApiError::from(StoreError::Throttled(DETAIL.into()));
+        let throttled = ApiError::from(StoreError::Unavailable(DETAIL.into()));
         assert_eq!(
             (throttled.kind.status(), throttled.kind.code(), throttled.kind.key()),
             (503, "E3", "throttled")

@@ -185,14 +185,7 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         Some("DETAIL") => InfoScope::Detail,
         Some(_) => return Err(ApiError::invalid("infoScope", "infoScope must be BASIC or DETAIL")),
     };
-    let tenant_id = match others.get("tenantId") {
-        None => None,
-        Some(text) => Some(
-            parse_positive_id(text)
-                .map(TenantId)
-                .ok_or_else(|| ApiError::invalid("tenantId", "tenantId must be a positive int64 of decimal digits"))?,
-        ),
-    };
+    let tenant_id = others.get("tenantId").map(|text| parse_tenant_id(text)).transpose()?;
 
     let page_token = others.get("pageToken").cloned();
     if page_token.is_some() && paging.page_no != 1 {
@@ -212,6 +205,25 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         page_token,
         after: None,
     })
+}
+
+fn parse_tenant_id(text: &str) -> Result<TenantId, ApiError> {
+    parse_positive_id(text)
+        .map(TenantId)
+        .ok_or_else(|| ApiError::invalid("tenantId", "tenantId must be a positive int64 of decimal digits"))
+}
+
+/// The `tenantId` parameter of an endpoint that reads no other parameter (detail, forced
+/// offline): the contract's tenancy rule holds on every HTTP endpoint, so a caller that is not
+/// platform may not name another tenant there either. Empty counts as absent; twice is a 400.
+pub fn tenant_id_parameter(raw_query: &str) -> Result<Option<TenantId>, ApiError> {
+    let mut given =
+        form_urlencoded::parse(raw_query.as_bytes()).filter(|(name, value)| name == "tenantId" && !value.is_empty());
+    let tenant = given.next().map(|(_, text)| parse_tenant_id(&text)).transpose()?;
+    if given.next().is_some() {
+        return Err(ApiError::invalid("tenantId", "tenantId may be given once."));
+    }
+    Ok(tenant)
 }
 
 /// Parses a positive int64 (an id in a path or parameter).

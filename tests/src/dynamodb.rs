@@ -11,10 +11,15 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
 use aws_sdk_dynamodb::Client;
 use message_center::store::schema::{create_tables, TableNames};
 use message_center::store::DynamoStore;
+
+use crate::faults::Faults;
 
 static ENDPOINT: OnceLock<String> = OnceLock::new();
 static WATCHDOG: OnceLock<std::sync::Mutex<std::process::Child>> = OnceLock::new();
@@ -88,21 +93,40 @@ fn wait_until_listening(address: SocketAddr, patience: Duration) -> Option<()> {
 /// A client for the test server with dummy credentials and a fixed region: it never looks for
 /// AWS configuration, so it never probes the instance-metadata address.
 pub fn client() -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    Client::from_conf(config(message_center::aws::http_client()).build())
+}
+
+/// The configuration of [`client`], sending through `http_client`.
+fn config(http_client: SharedHttpClient) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint())
-        .http_client(message_center::aws::http_client())
-        .build();
-    Client::from_conf(config)
+        .http_client(http_client)
 }
 
 /// A store on tables of its own (a fresh, unique prefix), so tests run in parallel untouched.
 pub async fn fresh_store() -> DynamoStore {
-    let client = client();
+    store_on(client()).await
+}
+
+/// A fresh store whose requests pass through `faults`, with the service's retry policy (standard
+/// mode: 3 attempts) but backoffs of milliseconds rather than seconds, so a test of hundreds of
+/// faults takes seconds.
+pub async fn faulty_store(faults: &Arc<Faults>) -> DynamoStore {
+    let retries = RetryConfig::standard()
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(50));
+    let http_client = faults.http_client(message_center::aws::http_client());
+    store_on(Client::from_conf(config(http_client).retry_config(retries).build())).await
+}
+
+async fn store_on(client: Client) -> DynamoStore {
+    crate::logs::capture();
     let names = TableNames::with_prefix(&format!("t{}", ulid::Ulid::new().to_string().to_lowercase()));
-    create_tables(&client, &names)
+    // Through a client without faults: the tables are the test's ground, not its subject.
+    create_tables(&self::client(), &names)
         .await
         .expect("tables are created on the test server");
     DynamoStore::new(client, names)

@@ -54,8 +54,10 @@ pub fn all_fixtures() -> Vec<String> {
     names
 }
 
-/// The raw JSON of a fixture.
+/// The raw JSON of a fixture. A suite that feeds fixtures to the handlers has its logs captured
+/// from here on ([`crate::logs`]).
 pub fn fixture_json(name: &str) -> String {
+    crate::logs::capture();
     std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
 }
 

@@ -44,8 +44,11 @@ pub fn ended(tenant: i64, user: i64, name: &str, started: Timestamp, lasted: i64
     online(tenant, user, name, started).ended(started.plus_secs(lasted), reason)
 }
 
-/// A token record for `token` (stored by hash), with the given permissions.
+/// A token record for `token` (stored by hash), with the given permissions; `token` is listed for
+/// the scan of the logs ([`crate::logs`]).
 pub fn token(token: &str, tenant: i64, user: i64, permissions: &[Permission], platform: bool) -> TokenRecord {
+    crate::logs::capture();
+    crate::logs::remember_token(token);
     TokenRecord {
         hash: TokenHash::of(token),
         user_id: UserId(user),

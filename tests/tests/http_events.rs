@@ -10,6 +10,7 @@ use local_api::demo;
 use message_center::api::{handle, App};
 use message_center::domain::{Session, Timestamp};
 use message_center::store::Store;
+use message_center_tests::contract::code_and_key;
 use message_center_tests::events::{endpoint_of, http_fixtures, http_request};
 use message_center_tests::gateway::RecordingGateway;
 use serde_json::Value;
@@ -46,14 +47,7 @@ async fn invoke(app: &App, fixture: &str) -> (Response<Body>, Value) {
 fn assert_envelope(fixture: &str, response: &Response<Body>, body: &Value, status: u16) {
     assert_eq!(response.status(), status, "{fixture}: {body}");
     assert_eq!(response.headers()["content-type"], "application/json", "{fixture}");
-    let (code, key) = match status {
-        200 => ("S", None),
-        400 => ("E0", Some("invalid_param")),
-        401 => ("E0", Some("unauthorized")),
-        403 => ("E0", Some("forbidden")),
-        404 => ("E1", Some("not_found")),
-        other => panic!("{fixture}: unexpected status {other}"),
-    };
+    let (code, key) = code_and_key(status).unwrap_or_else(|| panic!("{fixture}: unexpected status {status}"));
     assert_eq!(body["code"], code, "{fixture}");
     assert!(body["msg"].as_str().is_some_and(|m| !m.is_empty()), "{fixture}: msg");
     assert!(

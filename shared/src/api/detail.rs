@@ -8,12 +8,12 @@ use crate::auth::{authenticate, Permission};
 use crate::domain::session::PRESENCE_SESSION_LIMIT;
 use crate::domain::{Presence, UserId};
 use crate::error::ApiError;
-use crate::query::parse_positive_id;
+use crate::query::{parse_positive_id, tenant_id_parameter};
 
 pub async fn detail(app: &App, req: &Request) -> Outcome {
     let caller = authenticate(app.store.as_ref(), req.headers(), Permission::Detail).await?;
     let user_id = user_id_of(req)?;
-    let scope = caller.scope(None)?;
+    let scope = caller.scope(tenant_id_parameter(req.uri().query().unwrap_or_default())?)?;
     let sessions = app.store.user_sessions(scope, user_id, PRESENCE_SESSION_LIMIT).await?;
     let presence = Presence::from_newest_first(&sessions)
         .ok_or_else(|| ApiError::not_found(format!("No sessions of user {user_id} are known.")))?;

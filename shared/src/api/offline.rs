@@ -16,6 +16,7 @@ use crate::domain::{OfflineReason, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
 use crate::gateway::{close_all, Notice};
 use crate::offline::{parse_offline_request, OfflineRequest, ReceiveObjectType};
+use crate::query::tenant_id_parameter;
 use crate::store::TenantOffline;
 
 /// `data` of a forced offline.
@@ -33,7 +34,7 @@ pub struct OfflineData {
 pub async fn force_offline(app: &App, req: &Request) -> Outcome {
     let caller = authenticate(app.store.as_ref(), req.headers(), Permission::Offline).await?;
     let request = parse_offline_request(req.body().as_ref())?;
-    let scope = caller.scope(None)?;
+    let scope = caller.scope(tenant_id_parameter(req.uri().query().unwrap_or_default())?)?;
     let target = target(app, scope, &request).await?;
 
     let now = Timestamp::now();

@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+    TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
@@ -47,6 +50,48 @@ const THROTTLE_CODES: [&str; 4] = [
     "RequestLimitExceeded",
     "ThrottlingError",
 ];
+
+/// One write of a transaction, and how a retry recognises it as already landed.
+///
+/// When DynamoDB applied a transaction but its answer was lost (a 5xx, a dropped connection), the
+/// SDK sends the request again, and the conditions of the repeat fail on the items the first
+/// attempt wrote. DynamoDB itself answers such a repeat from the request's idempotency token (the
+/// SDK sets one) for ten minutes; past that, or on a server without it, the item as the failed
+/// condition found it (`ALL_OLD`) shows the write landed, so it still counts once, as this call's.
+#[derive(Clone)]
+struct Write {
+    action: TransactWriteItem,
+    /// Attribute values the item holds once this write has landed, and that no other write leaves:
+    /// the new session's id, or the [`write_mark`] an end or a revocation stores beside its time.
+    /// Empty for a write that leaves nothing to recognise (a delete, a counter change).
+    landed: Vec<(&'static str, AttributeValue)>,
+}
+
+impl Write {
+    fn plain(action: TransactWriteItem) -> Self {
+        Write {
+            action,
+            landed: Vec::new(),
+        }
+    }
+
+    /// Whether `reason` (this write's in a cancelled transaction) is a failed condition on an item
+    /// that already holds this write's marks.
+    fn landed_before(&self, reason: &CancellationReason) -> bool {
+        !self.landed.is_empty()
+            && reason.code() == Some("ConditionalCheckFailed")
+            && reason
+                .item()
+                .is_some_and(|item| self.landed.iter().all(|(name, value)| item.get(*name) == Some(value)))
+    }
+}
+
+/// A value unique to one write, stored with it (`endedBy`, `revokedBy`) so that its retry can tell
+/// it from another call's write of the same time: two calls may end a session, or revoke a token,
+/// in the same millisecond, and only one of them did.
+fn write_mark() -> String {
+    ulid::Ulid::new().to_string()
+}
 
 /// Sessions and tokens in DynamoDB.
 #[derive(Clone)]
@@ -428,9 +473,11 @@ impl DynamoStore {
         }
     }
 
-    /// Runs a transaction; `Ok(false)` when a condition failed (nothing was written). Retries a
-    /// transaction conflict (another transaction on the same items) a few times.
-    async fn transact(&self, actions: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+    /// Runs a transaction; `Ok(false)` when a condition failed (nothing was written), `Ok(true)`
+    /// when it was written, by this attempt or by an earlier one whose answer was lost ([`Write`]).
+    /// Retries a transaction conflict (another transaction on the same items) a few times.
+    async fn transact(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
+        let actions: Vec<TransactWriteItem> = writes.iter().map(|write| write.action.clone()).collect();
         let mut attempt = 0;
         loop {
             let result = self
@@ -444,29 +491,32 @@ impl DynamoStore {
                 Ok(_) => return Ok(true),
                 Err(error) => error,
             };
-            let reasons: Vec<String> = match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .filter_map(|r| r.code().map(str::to_owned))
-                    .collect(),
+            let reasons: &[CancellationReason] = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    cancelled.cancellation_reasons()
+                }
                 _ => return Err(sdk_error("TransactWriteItems", error)),
             };
-            if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
-                return Ok(false);
+            let codes: Vec<&str> = reasons.iter().filter_map(CancellationReason::code).collect();
+            if codes.contains(&"ConditionalCheckFailed") {
+                let recognisable = writes.iter().filter(|write| !write.landed.is_empty()).count();
+                let landed_before = writes
+                    .iter()
+                    .zip(reasons)
+                    .filter(|(write, reason)| write.landed_before(reason))
+                    .count();
+                return Ok(recognisable > 0 && landed_before == recognisable);
             }
-            if reasons.iter().any(|code| {
+            if codes.iter().any(|code| {
                 THROTTLE_CODES
                     .iter()
                     .any(|t| code.starts_with(t.trim_end_matches("Exception")))
             }) {
-                return Err(StoreError::Throttled(format!("TransactWriteItems: {reasons:?}")));
+                return Err(StoreError::Unavailable(format!("TransactWriteItems: {codes:?}")));
             }
             attempt += 1;
             if attempt >= 4 {
-                return Err(StoreError::Failure(format!(
-                    "TransactWriteItems cancelled: {reasons:?}"
-                )));
+                return Err(StoreError::Failure(format!("TransactWriteItems cancelled: {codes:?}")));
             }
             tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
         }
@@ -478,7 +528,7 @@ impl DynamoStore {
     /// at a time, so each item counts once, by whoever changed it. Returns which actions applied.
     async fn apply_each(
         &self,
-        actions: Vec<TransactWriteItem>,
+        actions: Vec<Write>,
         counter: impl Fn(i64) -> Result<Option<TransactWriteItem>, StoreError> + Sync,
     ) -> Result<Vec<bool>, StoreError> {
         // Transactions that share a counter item go one after another (at once they would only
@@ -490,18 +540,18 @@ impl DynamoStore {
         };
         let counter = &counter;
         // Owned chunks: a stream over borrowed slices trips the compiler's Send inference.
-        let chunks: Vec<Vec<TransactWriteItem>> = actions.chunks(TRANSACTION_ITEMS).map(<[_]>::to_vec).collect();
+        let chunks: Vec<Vec<Write>> = actions.chunks(TRANSACTION_ITEMS).map(<[_]>::to_vec).collect();
         let per_chunk: Vec<Vec<bool>> = futures::stream::iter(chunks)
             .map(|chunk| async move {
                 let mut batch = chunk.clone();
-                batch.extend(counter(chunk.len() as i64)?);
+                batch.extend(counter(chunk.len() as i64)?.map(Write::plain));
                 if self.transact(batch).await? {
                     return Ok(vec![true; chunk.len()]);
                 }
                 let mut applied = Vec::with_capacity(chunk.len());
                 for action in chunk {
                     let mut single = vec![action];
-                    single.extend(counter(1)?);
+                    single.extend(counter(1)?.map(Write::plain));
                     applied.push(self.transact(single).await?);
                 }
                 Ok::<_, StoreError>(applied)
@@ -523,9 +573,12 @@ impl DynamoStore {
         reason: OfflineReason,
         seen_before: Option<Timestamp>,
     ) -> Result<Vec<Session>, StoreError> {
+        // A session ends no earlier than it began: `at` is taken when the ending call started,
+        // and a connect that started later may have landed first (racing handlers).
+        let end_of = |session: &Session| at.max(session.online_date);
         let actions = sessions
             .iter()
-            .map(|s| self.end_action(s, at, reason, seen_before))
+            .map(|s| self.end_action(s, end_of(s), reason, seen_before))
             .collect::<Result<_, _>>()?;
         let applied = self
             .apply_each(actions, |n| self.count_action(tenant, 0, -n).map(Some))
@@ -534,7 +587,10 @@ impl DynamoStore {
             .into_iter()
             .zip(applied)
             .filter(|(_, applied)| *applied)
-            .map(|(s, _)| s.ended(at, reason))
+            .map(|(s, _)| {
+                let ended_at = end_of(&s);
+                s.ended(ended_at, reason)
+            })
             .collect())
     }
 
@@ -546,34 +602,43 @@ impl DynamoStore {
         at: Timestamp,
         reason: OfflineReason,
         seen_before: Option<Timestamp>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    ) -> Result<Write, StoreError> {
+        // This write's own mark: two calls may end a session at the same time for the same reason
+        // (in the same millisecond, or both at its start), and only one of them ended it.
+        let ended_by = write_mark();
         let mut update = Update::builder()
             .table_name(&self.tables.sessions)
             .set_key(Some(session_key(session.tenant_id, session.id)))
-            .update_expression("SET #off = :at, #reason = :reason, #ended = :shard REMOVE #ot, #ou, #os")
+            .update_expression("SET #off = :at, #reason = :reason, #ended = :shard, #by = :by REMOVE #ot, #ou, #os")
             .condition_expression("attribute_exists(#ot)")
             .expression_attribute_names("#off", "offlineDate")
             .expression_attribute_names("#reason", "offlineReason")
             .expression_attribute_names("#ended", "endedShard")
+            .expression_attribute_names("#by", "endedBy")
             .expression_attribute_names("#ot", "onlineTenant")
             .expression_attribute_names("#ou", "onlineUser")
             .expression_attribute_names("#os", "onlineShard")
             .expression_attribute_values(":at", n(at.millis()))
             .expression_attribute_values(":reason", s(reason.as_str()))
-            .expression_attribute_values(":shard", s(shard_of(session.id)));
+            .expression_attribute_values(":shard", s(shard_of(session.id)))
+            .expression_attribute_values(":by", s(&ended_by))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if let Some(cutoff) = seen_before {
             update = update
                 .condition_expression("attribute_exists(#ot) AND #seen < :cutoff")
                 .expression_attribute_names("#seen", "lastSeenDate")
                 .expression_attribute_values(":cutoff", n(cutoff.millis()));
         }
-        Ok(TransactWriteItem::builder()
-            .update(update.build().map_err(build_error)?)
-            .build())
+        Ok(Write {
+            action: TransactWriteItem::builder()
+                .update(update.build().map_err(build_error)?)
+                .build(),
+            landed: vec![("endedBy", s(ended_by))],
+        })
     }
 
     /// Deletes one session if it has ended.
-    fn delete_action(&self, session: &Session) -> Result<TransactWriteItem, StoreError> {
+    fn delete_action(&self, session: &Session) -> Result<Write, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.tables.sessions)
             .set_key(Some(session_key(session.tenant_id, session.id)))
@@ -581,7 +646,7 @@ impl DynamoStore {
             .expression_attribute_names("#off", "offlineDate")
             .build()
             .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        Ok(Write::plain(TransactWriteItem::builder().delete(delete).build()))
     }
 
     /// Items of one cleanup index whose sort key is below `cutoff`, lowest first, across the
@@ -633,15 +698,21 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+    /// Puts an item that must not exist yet; `mark` is the attribute that makes it this call's.
+    fn put_new(&self, item: Item, mark: &'static str) -> Result<Write, StoreError> {
+        let landed = item.get(mark).cloned().map(|value| (mark, value)).into_iter().collect();
         let put = Put::builder()
             .table_name(&self.tables.sessions)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", "pk")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        Ok(Write {
+            action: TransactWriteItem::builder().put(put).build(),
+            landed,
+        })
     }
 
     /// The tenant a user belongs to, from its newest session or else any token.
@@ -707,17 +778,25 @@ impl DynamoStore {
             .iter()
             .filter(|t| t.revoked_at.is_none())
             .map(|token| {
+                // This write's own mark, as for ending a session ([`DynamoStore::end_action`]).
+                let revoked_by = write_mark();
                 let update = Update::builder()
                     .table_name(&self.tables.tokens)
                     .key("tokenHash", s(token.hash.as_str()))
-                    .update_expression("SET #revoked = :at")
+                    .update_expression("SET #revoked = :at, #by = :by")
                     .condition_expression("attribute_exists(#hash) AND attribute_not_exists(#revoked)")
                     .expression_attribute_names("#revoked", "revokedAt")
+                    .expression_attribute_names("#by", "revokedBy")
                     .expression_attribute_names("#hash", "tokenHash")
                     .expression_attribute_values(":at", n(at.millis()))
+                    .expression_attribute_values(":by", s(&revoked_by))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .build()
                     .map_err(build_error)?;
-                Ok(TransactWriteItem::builder().update(update).build())
+                Ok(Write {
+                    action: TransactWriteItem::builder().update(update).build(),
+                    landed: vec![("revokedBy", s(revoked_by))],
+                })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let applied = self.apply_each(actions, |_| Ok(None)).await?;
@@ -769,9 +848,9 @@ impl Store for DynamoStore {
     async fn open_session(&self, session: &Session) -> Result<bool, StoreError> {
         let online = i64::from(session.online());
         let actions = vec![
-            self.put_new(session_item(session))?,
-            self.put_new(connection_item(session))?,
-            self.count_action(session.tenant_id, 1, online)?,
+            self.put_new(session_item(session), "id")?,
+            self.put_new(connection_item(session), "sessionId")?,
+            Write::plain(self.count_action(session.tenant_id, 1, online)?),
         ];
         self.transact(actions).await
     }
@@ -1094,7 +1173,7 @@ impl Store for DynamoStore {
                     .expression_attribute_values(":now", n(now.millis()))
                     .build()
                     .map_err(build_error)?;
-                Ok(TransactWriteItem::builder().delete(delete).build())
+                Ok(Write::plain(TransactWriteItem::builder().delete(delete).build()))
             })
             .collect::<Result<_, StoreError>>()?;
         let applied = self.apply_each(actions, |_| Ok(None)).await?;
@@ -1135,15 +1214,23 @@ fn wants_online_only(query: &SessionQuery) -> bool {
 
 // ---- errors ----
 
-fn sdk_error<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+/// A failed call as the store reports it: throttling, a 5xx, a timeout or a connection that failed
+/// (each retried by the SDK first) is [`StoreError::Unavailable`], which callers see as a 503 to
+/// retry; anything else is a [`StoreError::Failure`].
+fn sdk_error<E>(operation: &str, error: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
-    let throttled = error.code().is_some_and(|code| THROTTLE_CODES.contains(&code));
+    let passing = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            error.code().is_some_and(|code| THROTTLE_CODES.contains(&code)) || service.raw().status().is_server_error()
+        }
+        _ => false,
+    };
     let detail = format!("{operation}: {}", DisplayErrorContext(&error));
-    if throttled {
-        StoreError::Throttled(detail)
+    if passing {
+        StoreError::Unavailable(detail)
     } else {
         StoreError::Failure(detail)
     }

@@ -47,6 +47,9 @@ fn ended_here(state: &mut State, id: SessionId, at: Timestamp, reason: OfflineRe
     if !session.online() {
         return None;
     }
+    // A session ends no earlier than it began: `at` is taken when the ending call started, and a
+    // connect that started later may have landed first (racing handlers).
+    let at = at.max(session.online_date);
     *session = session.clone().ended(at, reason);
     Some(session.clone())
 }

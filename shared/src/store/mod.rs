@@ -54,6 +54,16 @@
 //!
 //! Which listings take which row is decided by [`crate::domain::plan`]; a page token (a cursor)
 //! turns any key-ordered page into a read of one page, whatever its number.
+//!
+//! # Faults
+//!
+//! The SDK retries throttling, 5xx answers, timeouts and dropped connections (standard mode, 3
+//! attempts with backoff). Retried writes land once in effect: every write is conditional on the
+//! state it changes, and a transaction whose answer was lost and whose repeat then fails its
+//! conditions recognises its own earlier write from the item (`ALL_OLD`), so it is still reported
+//! as done by this call (DynamoDB's idempotency token does the same for ten minutes). When the
+//! retries run out, the store answers [`StoreError::Unavailable`], which callers see as a 503 with
+//! `Retry-After`; every operation is safe to repeat, and the repeat completes the work.
 
 pub mod dynamo;
 pub mod memory;
