@@ -16,7 +16,7 @@ use crate::api::App;
 use crate::auth::{authenticate_token, bearer_token};
 use crate::domain::{OfflineReason, Session, SessionId, Timestamp};
 use crate::envelope::{failure, success, to_data};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::gateway::Notice;
 
 /// The WebSocket routes.
@@ -100,8 +100,9 @@ struct Connected {
     session_id: SessionId,
 }
 
-/// `$connect`: authenticates the token (`?token=` or `Authorization: Bearer`), then records the
-/// online session and its connection in one transaction.
+/// `$connect`: authenticates the token (`?token=` or `Authorization: Bearer`), records the online
+/// session and its connection in one transaction, then checks the token once more: a forced
+/// offline may have revoked it meanwhile, and then the connect is refused after all.
 async fn connect(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
@@ -168,6 +169,17 @@ async fn open(app: &App, event: &ApiGatewayWebsocketProxyRequest, now: Timestamp
             "connectionId",
             "This connection is already known (a repeated or late connect).",
         ));
+    }
+    // A forced offline revokes the user's tokens first, then ends their online sessions. A connect
+    // that authenticated before the revocation but recorded its session after that second read
+    // would stay online with a revoked token: so the token is read again now, and if it was
+    // revoked meanwhile the connect is refused and its session taken back (unless the forced
+    // offline ended it first).
+    if let Err(refused) = authenticate_token(app.store.as_ref(), &token, now).await {
+        if refused.kind == ErrorKind::Unauthorized {
+            app.store.discard_session(&session).await?;
+        }
+        return Err(refused);
     }
     Ok(session)
 }

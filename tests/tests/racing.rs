@@ -537,9 +537,11 @@ impl Model {
                 if touch.disconnect || touch.forced {
                     allowed.push(Final::Absent);
                 }
-                if !touch.disconnect {
-                    // A connect racing a forced offline may authenticate before the revocation
-                    // and record its session after the forced offline read the online ones.
+                if !touch.disconnect && !touch.forced {
+                    // A connect racing a forced offline of its user never stays online: one that
+                    // authenticated before the revocation and recorded its session after the
+                    // forced offline read the online ones finds its token revoked on its second
+                    // look, is refused, and takes its session back.
                     allowed.push(Final::Online);
                 }
                 if touch.disconnect {
@@ -711,6 +713,7 @@ async fn judge(app: &App, scenario: &Scenario, observed: &[Observed], start: Tim
     let mut opened: BTreeMap<Slot, Vec<String>> = BTreeMap::new();
     let mut disconnects_ended: BTreeMap<Slot, u64> = BTreeMap::new();
     let mut acked: BTreeSet<Slot> = BTreeSet::new();
+    let mut refused_for_token: BTreeSet<Slot> = BTreeSet::new();
     for (op, seen) in scenario.ops.iter().zip(observed) {
         match (op, seen) {
             (Op::Connect(slot), Observed::Connect { status, session_id }) => {
@@ -725,7 +728,10 @@ async fn judge(app: &App, scenario: &Scenario, observed: &[Observed], start: Tim
                         initial == Initial::Absent
                     }
                     400 => initial != Initial::Absent || touch.disconnect || touch.connects > 1,
-                    401 => touch.forced,
+                    401 => {
+                        refused_for_token.insert(*slot);
+                        touch.forced
+                    }
                     _ => false,
                 };
                 if !explained {
@@ -769,6 +775,15 @@ async fn judge(app: &App, scenario: &Scenario, observed: &[Observed], start: Tim
         let session = sessions.get(&slot);
         let ids = opened.get(&slot).cloned().unwrap_or_default();
         let expected_ids: Vec<String> = match (initial, session) {
+            // Opened, then refused on the connect's second look at its token: a forced offline
+            // revoked it and ended the session first (reported by that call).
+            (Initial::Absent, Some(session))
+                if ids.is_empty()
+                    && refused_for_token.contains(&slot)
+                    && session.offline_reason == Some(OfflineReason::Forced) =>
+            {
+                Vec::new()
+            }
             (Initial::Absent, Some(session)) => vec![session.id.to_string()],
             _ => Vec::new(),
         };

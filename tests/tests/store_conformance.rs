@@ -110,6 +110,38 @@ pub async fn opening_a_session_records_it_once(store: &dyn Store) {
     assert_eq!(listed.sessions, vec![session], "every field survives the round trip");
 }
 
+pub async fn a_session_taken_back_leaves_a_closed_connection(store: &dyn Store) {
+    let tenant = TenantScope::Tenant(TenantId(1));
+    let kept = online(1, 1001, "Ada", at(-60));
+    let taken_back = online(1, 1001, "Ada", at(-30));
+    open_all(store, &[kept.clone(), taken_back.clone()]).await;
+    assert!(store.discard_session(&taken_back).await.unwrap());
+    assert_eq!(counts(store, tenant).await, (1, 1), "its counts went with it");
+    let listed = store.list_sessions(tenant, &Default::default()).await.unwrap();
+    assert_eq!(listed.sessions, vec![kept.clone()]);
+    assert!(
+        !store.open_session(&taken_back).await.unwrap(),
+        "a repeat of its connect is refused"
+    );
+    assert_eq!(
+        store
+            .close_connection(&taken_back.connection_id, at(0), OfflineReason::Disconnected)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store.discard_session(&taken_back).await.unwrap(), "once");
+
+    // One that ended meanwhile stays, as whoever ended it reported it.
+    store
+        .close_connection(&kept.connection_id, at(0), OfflineReason::Forced)
+        .await
+        .unwrap()
+        .expect("ended");
+    assert!(!store.discard_session(&kept).await.unwrap());
+    assert_eq!(counts(store, tenant).await, (1, 0));
+}
+
 pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
     let first = online(1, 1001, "Ada", at(-60));
     let second = online(1, 1001, "Ada", at(-30));
@@ -657,6 +689,7 @@ for_both_stores!(
     racing_connects_and_disconnects_leave_exact_counts,
     revoking_tokens_touches_only_the_users_and_counts_once,
     opening_a_session_records_it_once,
+    a_session_taken_back_leaves_a_closed_connection,
     closing_a_connection_ends_its_session_once,
     heartbeats_move_last_seen_of_online_sessions_only,
     listings_match_the_model_for_every_scope_and_query,

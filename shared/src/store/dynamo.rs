@@ -449,8 +449,7 @@ impl DynamoStore {
     /// Remembers an unknown connection as closed, so that a `$connect` arriving after its
     /// `$disconnect` is refused; `false` when the connection became known meanwhile.
     async fn put_tombstone(&self, connection_id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        let mut item = connection_key(connection_id);
-        item.insert(SESSIONS_TTL_ATTRIBUTE.into(), n(at.secs() + CONNECTION_TTL_SECS));
+        let item = tombstone_item(connection_id, at);
         let result = self
             .client
             .put_item()
@@ -853,6 +852,27 @@ impl Store for DynamoStore {
             Write::plain(self.count_action(session.tenant_id, 1, online)?),
         ];
         self.transact(actions).await
+    }
+
+    async fn discard_session(&self, session: &Session) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.tables.sessions)
+            .set_key(Some(session_key(session.tenant_id, session.id)))
+            .condition_expression("attribute_exists(#ot)")
+            .expression_attribute_names("#ot", "onlineTenant")
+            .build()
+            .map_err(build_error)?;
+        let tombstone = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(tombstone_item(&session.connection_id, session.online_date)))
+            .build()
+            .map_err(build_error)?;
+        self.transact(vec![
+            Write::plain(TransactWriteItem::builder().delete(delete).build()),
+            Write::plain(TransactWriteItem::builder().put(tombstone).build()),
+            Write::plain(self.count_action(session.tenant_id, -1, -1)?),
+        ])
+        .await
     }
 
     async fn close_connection(
@@ -1330,6 +1350,14 @@ fn connection_item(session: &Session) -> Item {
         SESSIONS_TTL_ATTRIBUTE.into(),
         n(session.online_date.secs() + CONNECTION_TTL_SECS),
     );
+    item
+}
+
+/// A connection known as closed without a session (a tombstone): what a `$disconnect` before its
+/// `$connect` leaves, and a session taken back.
+fn tombstone_item(connection_id: &str, at: Timestamp) -> Item {
+    let mut item = connection_key(connection_id);
+    item.insert(SESSIONS_TTL_ATTRIBUTE.into(), n(at.secs() + CONNECTION_TTL_SECS));
     item
 }
 

@@ -93,6 +93,16 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn discard_session(&self, session: &Session) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if !state.sessions.get(&session.id).is_some_and(Session::online) {
+            return Ok(false);
+        }
+        state.sessions.remove(&session.id);
+        state.connections.insert(session.connection_id.clone(), None);
+        Ok(true)
+    }
+
     async fn close_connection(
         &self,
         connection_id: &str,

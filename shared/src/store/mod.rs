@@ -43,7 +43,8 @@
 //! | a listing the key order cannot serve (`orderBy` `fullName`/`userId`/`offlineDate`, filters on other fields) | Query of the whole id range (or the online index), filtered and sorted in memory | the range |
 //! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
-//! | open a session | TransactWriteItems: session, connection, counter | 3 writes |
+//! | open a session | TransactWriteItems: session, connection, counter; then the token again (a forced offline may have revoked it meanwhile) | 3 writes, 1 item read |
+//! | take back a session just opened (its token was revoked meanwhile) | TransactWriteItems conditioned on still online: delete the session, the connection back to a tombstone, counter | 3 writes |
 //! | end a session | TransactWriteItems conditioned on still online: session, counter | 2 writes |
 //! | stale sessions (cleanup) | Query `staleByShard` with `lastSeenDate < cutoff` per shard | stale items read |
 //! | old ended sessions (cleanup) | Query `endedByShard` with `offlineDate < cutoff` per shard | old items read |
@@ -167,6 +168,12 @@ pub trait Store: Send + Sync + 'static {
     /// Records a new online session and its connection. `false`, with nothing written, when the
     /// connection id is already known (a repeated or late `$connect`).
     async fn open_session(&self, session: &Session) -> Result<bool, StoreError>;
+
+    /// Takes back a session that [`Store::open_session`] recorded, while it is still online, as if
+    /// its `$connect` had been refused: the session goes, its counts with it, and its connection
+    /// stays known as closed, so a repeat of that `$connect` is refused too. `false`, with nothing
+    /// changed, when the session has ended meanwhile (it stays, reported by whoever ended it).
+    async fn discard_session(&self, session: &Session) -> Result<bool, StoreError>;
 
     /// Ends the online session riding on `connection_id`; `None` when the connection is unknown
     /// or its session already ended. An unknown connection is remembered as closed, so that a
