@@ -122,11 +122,13 @@ enum Target {
         ids: &'static [i64],
         tenant_id: Option<i64>,
     },
-    /// `$connect` with `?token=` (and `&tenantId=` when given), on a fresh connection id or on
-    /// the live connection of another user's session.
+    /// `$connect` with `?token=` or `Authorization: Bearer` (and `?tenantId=` when given), on a
+    /// fresh connection id or on the live connection of another user's session.
     Connect {
         tenant_id: Option<i64>,
         connection_of: Option<i64>,
+        /// The token in `Authorization: Bearer` rather than `?token=`.
+        by_header: bool,
     },
 }
 
@@ -201,6 +203,16 @@ const fn connect(tenant_id: Option<i64>, connection_of: Option<i64>) -> Target {
     Target::Connect {
         tenant_id,
         connection_of,
+        by_header: false,
+    }
+}
+
+/// A `$connect` with the token in the `Authorization` header.
+const fn connect_by_header(tenant_id: Option<i64>) -> Target {
+    Target::Connect {
+        tenant_id,
+        connection_of: None,
+        by_header: true,
     }
 }
 
@@ -255,6 +267,8 @@ const GROUPS: &[Group] = &[
     // ---- $connect: no permission needed; the session is the token's, whatever the query says ----
     group(Call::WsConnect, connect(None, None),  [Expect::Connected, Expect::Connected, Expect::Connected, Expect::Connected]),
     group(Call::WsConnect, connect(B, None),     [Expect::Connected, Expect::Connected, Expect::Connected, Expect::Connected]),
+    group(Call::WsConnect, connect_by_header(None), [Expect::Connected, Expect::Connected, Expect::Connected, Expect::Connected]),
+    group(Call::WsConnect, connect_by_header(B), [Expect::Connected, Expect::Connected, Expect::Connected, Expect::Connected]),
     group(Call::WsConnect, connect(None, Some(2001)), [
         Expect::Refused(400, Some("connectionId")), Expect::Refused(400, Some("connectionId")),
         Expect::Refused(400, Some("connectionId")), Expect::Refused(400, Some("connectionId")),
@@ -550,14 +564,22 @@ async fn call_ws_connect(world: &World, target: Target, caller: CallerKind, conn
     let Target::Connect {
         tenant_id,
         connection_of,
+        by_header,
     } = target
     else {
         panic!("$connect takes no {target:?}: fix the table");
     };
     let mut event: ApiGatewayWebsocketProxyRequest = ws_event("ws-connect.json");
     let mut query = std::collections::HashMap::new();
-    if let Some(token) = caller.token() {
-        query.insert("token".to_owned(), token.to_owned());
+    match caller.token() {
+        Some(token) if by_header => {
+            let bearer = format!("Bearer {token}").parse().expect("a header value");
+            event.headers.insert("authorization", bearer);
+        }
+        Some(token) => {
+            query.insert("token".to_owned(), token.to_owned());
+        }
+        None => {}
     }
     if let Some(tenant) = tenant_id {
         query.insert("tenantId".to_owned(), tenant.to_string());
@@ -835,6 +857,11 @@ fn can_write(call: Call) -> bool {
 async fn the_matrix(make: MakeStore) {
     let cells = cells();
     assert_eq!(cells.len(), GROUPS.len() * 9, "every line has every caller");
+    eprintln!(
+        "isolation matrix: {} lines x 9 callers = {} cells",
+        GROUPS.len(),
+        cells.len()
+    );
     let (changing, keeping): (Vec<&Cell>, Vec<&Cell>) = cells.iter().partition(|cell| cell.changes_the_store());
     let (writers, readers): (Vec<&Cell>, Vec<&Cell>) = keeping.into_iter().partition(|cell| can_write(cell.call));
 
