@@ -13,11 +13,12 @@ use lambda_http::http::HeaderMap;
 use serde::Serialize;
 
 use crate::api::App;
-use crate::auth::{authenticate_token, bearer_token};
+use crate::auth::{authenticate_token, bearer_token, TokenHash};
 use crate::domain::{OfflineReason, Session, SessionId, Timestamp};
 use crate::envelope::{failure, success, to_data};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::gateway::Notice;
+use crate::store::Opened;
 
 /// The WebSocket routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +101,9 @@ struct Connected {
     session_id: SessionId,
 }
 
-/// `$connect`: authenticates the token (`?token=` or `Authorization: Bearer`), records the online
-/// session and its connection in one transaction, then checks the token once more: a forced
-/// offline may have revoked it meanwhile, and then the connect is refused after all.
+/// `$connect`: authenticates the token (`?token=` or `Authorization: Bearer`), then records the
+/// online session and its connection in one transaction, together with a check that the token is
+/// still unrevoked.
 async fn connect(
     app: &App,
     event: &ApiGatewayWebsocketProxyRequest,
@@ -164,24 +165,16 @@ async fn open(app: &App, event: &ApiGatewayWebsocketProxyRequest, now: Timestamp
         last_seen_date: now,
         offline_reason: None,
     };
-    if !app.store.open_session(&session).await? {
-        return Err(ApiError::invalid(
+    // Recorded only while the token is still unrevoked: a forced offline that revoked it since
+    // the check above refuses the connect here, rather than leave a forced user online.
+    match app.store.open_session(&session, Some(&TokenHash::of(&token))).await? {
+        Opened::Recorded => Ok(session),
+        Opened::ConnectionKnown => Err(ApiError::invalid(
             "connectionId",
             "This connection is already known (a repeated or late connect).",
-        ));
+        )),
+        Opened::TokenRevoked => Err(ApiError::unauthorized("The token has been revoked.")),
     }
-    // A forced offline revokes the user's tokens first, then ends their online sessions. A connect
-    // that authenticated before the revocation but recorded its session after that second read
-    // would stay online with a revoked token: so the token is read again now, and if it was
-    // revoked meanwhile the connect is refused and its session taken back (unless the forced
-    // offline ended it first).
-    if let Err(refused) = authenticate_token(app.store.as_ref(), &token, now).await {
-        if refused.kind == ErrorKind::Unauthorized {
-            app.store.discard_session(&session).await?;
-        }
-        return Err(refused);
-    }
-    Ok(session)
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {

@@ -10,7 +10,7 @@ use message_center::api::App;
 use message_center::auth::{TenantScope, TokenHash};
 use message_center::cleanup::{run_cleanup, CleanupReport, CleanupSettings, CleanupTrigger};
 use message_center::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
-use message_center::store::{MemoryStore, SessionCounts, Store};
+use message_center::store::{MemoryStore, Opened, SessionCounts, Store};
 use message_center_tests::fixtures::{at, ended, online, token};
 use message_center_tests::gateway::RecordingGateway;
 use tokio_tungstenite::tungstenite::Message;
@@ -55,7 +55,7 @@ async fn what_a_run_ends_deletes_and_keeps(store: Arc<dyn Store>) {
         &recent,
         &other_tenant_old,
     ] {
-        assert!(store.open_session(session).await.unwrap());
+        assert!(store.open_session(session, None).await.unwrap() == Opened::Recorded);
     }
     let mut expired = token("expired", 1, 1001, &[], false);
     expired.expires_at = Some(at(-3600));
@@ -142,7 +142,7 @@ async fn what_a_run_ends_deletes_and_keeps(store: Arc<dyn Store>) {
 async fn seed_backlog(store: &dyn Store) {
     for n in 0..60 {
         let session = seen_at(online(3, 3000 + n % 7, "Backlog", at(-7200 + n)), at(-3600 + n));
-        assert!(store.open_session(&session).await.unwrap());
+        assert!(store.open_session(&session, None).await.unwrap() == Opened::Recorded);
     }
     for n in 0..30 {
         let session = ended(
@@ -153,7 +153,7 @@ async fn seed_backlog(store: &dyn Store) {
             60,
             OfflineReason::Disconnected,
         );
-        assert!(store.open_session(&session).await.unwrap());
+        assert!(store.open_session(&session, None).await.unwrap() == Opened::Recorded);
     }
     for n in 0..20 {
         let mut record = token(&format!("old-token-{n}"), 3, 3000, &[], false);

@@ -15,7 +15,7 @@ use message_center::auth::{Permission, TenantScope, TokenHash};
 use message_center::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
 use message_center::gateway::{ApiGatewayConnections, ConnectionGateway, Delivery};
 use message_center::realtime::{self, WsRoute};
-use message_center::store::{DynamoStore, Store};
+use message_center::store::{DynamoStore, Opened, Store};
 use message_center_tests::dynamodb::{endpoint, faulty_store};
 use message_center_tests::events::fixture_json;
 use message_center_tests::faults::{Fault, Faults};
@@ -394,10 +394,8 @@ async fn exhausted_retries_are_a_503_and_the_repeat_completes() {
         let store = Arc::new(faulty_store(&faults).await);
         seed_tokens(store.as_ref()).await;
         for user in [1, 2] {
-            assert!(store
-                .open_session(&online(TENANT_1, user, "Ada", at(-60)))
-                .await
-                .unwrap());
+            let session = online(TENANT_1, user, "Ada", at(-60));
+            assert_eq!(store.open_session(&session, None).await.unwrap(), Opened::Recorded);
         }
         let app = App {
             store: store.clone(),
@@ -486,7 +484,7 @@ async fn gone_connections_do_not_fail_a_forced_offline() {
         .map(|i| online(TENANT_1, 1 + i % 6, "Linus", at(-100 + i)))
         .collect();
     for session in &sessions {
-        assert!(store.open_session(session).await.unwrap());
+        assert!(store.open_session(session, None).await.unwrap() == Opened::Recorded);
     }
     let faults = Faults::new(9);
     let config = aws_config::SdkConfig::builder()

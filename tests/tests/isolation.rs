@@ -22,7 +22,7 @@ use message_center::auth::{Permission, TenantScope, TokenRecord};
 use message_center::domain::{OfflineReason, Session, Timestamp};
 use message_center::query::{parse_session_query, ListMode};
 use message_center::realtime::{self, WsRoute};
-use message_center::store::{MemoryStore, Store};
+use message_center::store::{MemoryStore, Opened, Store};
 use message_center_tests::contract::code_and_key;
 use message_center_tests::events::ws_event;
 use message_center_tests::fixtures::{at, ended, online, token};
@@ -379,7 +379,7 @@ impl World {
             ("user-b-2002", token("user-b-2002", TENANT_B, 2002, &[], false)),
         ];
         for session in &sessions {
-            assert!(store.open_session(session).await.unwrap());
+            assert!(store.open_session(session, None).await.unwrap() == Opened::Recorded);
         }
         for (_, record) in &tokens {
             store.put_token(record).await.unwrap();

@@ -9,7 +9,7 @@ use lambda_http::Body;
 use message_center::api::{handle, App, Endpoint, BASE_PATH};
 use message_center::auth::{Permission, TenantScope, TokenHash};
 use message_center::domain::{OfflineReason, Session, TenantId, UserId};
-use message_center::store::{MemoryStore, Store};
+use message_center::store::{MemoryStore, Opened, Store};
 use message_center_tests::fixtures::{at, ended, online, token};
 use message_center_tests::gateway::RecordingGateway;
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ async fn seed_tenant(store: &dyn Store, tenant: i64, base: i64) -> Vec<Session> 
         OfflineReason::Disconnected,
     ));
     for session in &sessions {
-        assert!(store.open_session(session).await.unwrap());
+        assert!(store.open_session(session, None).await.unwrap() == Opened::Recorded);
     }
     for n in 0..ONLINE_USERS {
         store

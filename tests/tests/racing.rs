@@ -20,7 +20,7 @@ use message_center::cleanup::{run_cleanup, CleanupSettings};
 use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
 use message_center::query::{parse_session_query, ListMode};
 use message_center::realtime::{self, WsRoute};
-use message_center::store::{MemoryStore, SessionCounts, Store};
+use message_center::store::{MemoryStore, Opened, SessionCounts, Store};
 use message_center_tests::fixtures::token;
 use message_center_tests::gateway::RecordingGateway;
 use proptest::collection::{btree_set, vec};
@@ -285,7 +285,10 @@ async fn seed(store: &dyn Store, scenario: &Scenario, start: Timestamp) {
             Initial::EndedLongAgo => seeded_session(slot, start.plus_secs(-41 * DAY), start.plus_secs(-41 * DAY))
                 .ended(start.plus_secs(-40 * DAY), OfflineReason::Disconnected),
         };
-        assert!(store.open_session(&session).await.unwrap(), "seeding {slot:?}");
+        assert!(
+            store.open_session(&session, None).await.unwrap() == Opened::Recorded,
+            "seeding {slot:?}"
+        );
     }
 }
 
@@ -538,10 +541,9 @@ impl Model {
                     allowed.push(Final::Absent);
                 }
                 if !touch.disconnect && !touch.forced {
-                    // A connect racing a forced offline of its user never stays online: one that
-                    // authenticated before the revocation and recorded its session after the
-                    // forced offline read the online ones finds its token revoked on its second
-                    // look, is refused, and takes its session back.
+                    // A connect racing a forced offline of its user never stays online: its session
+                    // is recorded only while its token is unrevoked, and the forced offline reads
+                    // the online sessions after revoking, so it either ends it or refuses it.
                     allowed.push(Final::Online);
                 }
                 if touch.disconnect {
@@ -713,7 +715,6 @@ async fn judge(app: &App, scenario: &Scenario, observed: &[Observed], start: Tim
     let mut opened: BTreeMap<Slot, Vec<String>> = BTreeMap::new();
     let mut disconnects_ended: BTreeMap<Slot, u64> = BTreeMap::new();
     let mut acked: BTreeSet<Slot> = BTreeSet::new();
-    let mut refused_for_token: BTreeSet<Slot> = BTreeSet::new();
     for (op, seen) in scenario.ops.iter().zip(observed) {
         match (op, seen) {
             (Op::Connect(slot), Observed::Connect { status, session_id }) => {
@@ -728,10 +729,7 @@ async fn judge(app: &App, scenario: &Scenario, observed: &[Observed], start: Tim
                         initial == Initial::Absent
                     }
                     400 => initial != Initial::Absent || touch.disconnect || touch.connects > 1,
-                    401 => {
-                        refused_for_token.insert(*slot);
-                        touch.forced
-                    }
+                    401 => touch.forced,
                     _ => false,
                 };
                 if !explained {
@@ -775,15 +773,6 @@ async fn judge(app: &App, scenario: &Scenario, observed: &[Observed], start: Tim
         let session = sessions.get(&slot);
         let ids = opened.get(&slot).cloned().unwrap_or_default();
         let expected_ids: Vec<String> = match (initial, session) {
-            // Opened, then refused on the connect's second look at its token: a forced offline
-            // revoked it and ended the session first (reported by that call).
-            (Initial::Absent, Some(session))
-                if ids.is_empty()
-                    && refused_for_token.contains(&slot)
-                    && session.offline_reason == Some(OfflineReason::Forced) =>
-            {
-                Vec::new()
-            }
             (Initial::Absent, Some(session)) => vec![session.id.to_string()],
             _ => Vec::new(),
         };

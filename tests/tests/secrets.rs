@@ -99,7 +99,7 @@ async fn no_token_in_logs(store: Arc<dyn Store>, faults: Option<Arc<Faults>>) {
     for record in records() {
         store.put_token(&record).await.unwrap();
     }
-    store.open_session(&online(1, 2, "Ada", at(-30))).await.unwrap();
+    store.open_session(&online(1, 2, "Ada", at(-30)), None).await.unwrap();
     let app = App {
         store,
         gateway: Arc::new(RecordingGateway::default()),

@@ -10,7 +10,7 @@ use message_center::domain::{
     select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, TenantId, UserId,
 };
 use message_center::query::{parse_session_query, ListMode};
-use message_center::store::{SessionCounts, Store, TenantOffline, UserRef};
+use message_center::store::{Opened, SessionCounts, Store, TenantOffline, UserRef};
 use message_center_tests::fixtures::{at, ended, online, token};
 
 fn user(tenant: i64, user: i64) -> UserRef {
@@ -27,7 +27,7 @@ fn ids(sessions: &[Session]) -> Vec<SessionId> {
 async fn open_all(store: &dyn Store, sessions: &[Session]) {
     for session in sessions {
         assert!(
-            store.open_session(session).await.unwrap(),
+            store.open_session(session, None).await.unwrap() == Opened::Recorded,
             "session {} opened",
             session.id
         );
@@ -93,11 +93,11 @@ pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: &dyn 
 
 pub async fn opening_a_session_records_it_once(store: &dyn Store) {
     let session = online(1, 1001, "Ada Lovelace", at(-60));
-    assert!(store.open_session(&session).await.unwrap());
+    assert!(store.open_session(&session, None).await.unwrap() == Opened::Recorded);
     let mut again = online(1, 1001, "Ada Lovelace", at(-30));
     again.connection_id = session.connection_id.clone();
     assert!(
-        !store.open_session(&again).await.unwrap(),
+        store.open_session(&again, None).await.unwrap() == Opened::ConnectionKnown,
         "a known connection id is refused"
     );
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (1, 1));
@@ -110,36 +110,43 @@ pub async fn opening_a_session_records_it_once(store: &dyn Store) {
     assert_eq!(listed.sessions, vec![session], "every field survives the round trip");
 }
 
-pub async fn a_session_taken_back_leaves_a_closed_connection(store: &dyn Store) {
+pub async fn no_session_is_opened_on_a_revoked_token(store: &dyn Store) {
     let tenant = TenantScope::Tenant(TenantId(1));
-    let kept = online(1, 1001, "Ada", at(-60));
-    let taken_back = online(1, 1001, "Ada", at(-30));
-    open_all(store, &[kept.clone(), taken_back.clone()]).await;
-    assert!(store.discard_session(&taken_back).await.unwrap());
-    assert_eq!(counts(store, tenant).await, (1, 1), "its counts went with it");
-    let listed = store.list_sessions(tenant, &Default::default()).await.unwrap();
-    assert_eq!(listed.sessions, vec![kept.clone()]);
-    assert!(
-        !store.open_session(&taken_back).await.unwrap(),
-        "a repeat of its connect is refused"
+    let record = token("connecting", 1, 1001, &[], false);
+    store.put_token(&record).await.unwrap();
+    let first = online(1, 1001, "Ada", at(-60));
+    assert_eq!(
+        store.open_session(&first, Some(&record.hash)).await.unwrap(),
+        Opened::Recorded
     );
+
+    store.revoke_user_tokens(&[user(1, 1001)], at(-30)).await.unwrap();
+    let overtaken = online(1, 1001, "Ada", at(-10));
+    assert_eq!(
+        store.open_session(&overtaken, Some(&record.hash)).await.unwrap(),
+        Opened::TokenRevoked
+    );
+    let never_issued = TokenHash::of("never-issued");
+    assert_eq!(
+        store.open_session(&overtaken, Some(&never_issued)).await.unwrap(),
+        Opened::TokenRevoked
+    );
+    assert_eq!(counts(store, tenant).await, (1, 1), "nothing written");
+    let mut on_a_known_connection = online(1, 1001, "Ada", at(-5));
+    on_a_known_connection.connection_id = first.connection_id.clone();
     assert_eq!(
         store
-            .close_connection(&taken_back.connection_id, at(0), OfflineReason::Disconnected)
+            .open_session(&on_a_known_connection, Some(&record.hash))
             .await
             .unwrap(),
-        None
+        Opened::TokenRevoked,
+        "the token is what refuses first"
     );
-    assert!(!store.discard_session(&taken_back).await.unwrap(), "once");
-
-    // One that ended meanwhile stays, as whoever ended it reported it.
-    store
-        .close_connection(&kept.connection_id, at(0), OfflineReason::Forced)
-        .await
-        .unwrap()
-        .expect("ended");
-    assert!(!store.discard_session(&kept).await.unwrap());
-    assert_eq!(counts(store, tenant).await, (1, 0));
+    assert_eq!(
+        store.open_session(&overtaken, None).await.unwrap(),
+        Opened::Recorded,
+        "the refused connection was left unknown"
+    );
 }
 
 pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
@@ -218,7 +225,7 @@ pub async fn a_connect_after_its_disconnect_is_refused(store: &dyn Store) {
         None
     );
     assert!(
-        !store.open_session(&late).await.unwrap(),
+        store.open_session(&late, None).await.unwrap() == Opened::ConnectionKnown,
         "the late connect leaves nothing"
     );
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (0, 0));
@@ -234,13 +241,16 @@ pub async fn racing_connects_and_disconnects_leave_exact_counts(store: &dyn Stor
     let sessions: Vec<Session> = (0..40)
         .map(|n| online(3, 3000 + n % 4, "Racer", at(-100 + n)))
         .collect();
-    let opens = sessions.iter().map(|s| store.open_session(s));
+    let opens = sessions.iter().map(|s| store.open_session(s, None));
     let closes = sessions
         .iter()
         .step_by(2)
         .map(|s| store.close_connection(&s.connection_id, at(0), OfflineReason::Disconnected));
     let (opened, _) = futures::join!(futures::future::join_all(opens), futures::future::join_all(closes));
-    let opened = opened.into_iter().filter(|r| *r.as_ref().unwrap()).count() as u64;
+    let opened = opened
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap() == Opened::Recorded)
+        .count() as u64;
     let listed = store
         .list_sessions(
             TenantScope::Tenant(TenantId(3)),
@@ -689,7 +699,7 @@ for_both_stores!(
     racing_connects_and_disconnects_leave_exact_counts,
     revoking_tokens_touches_only_the_users_and_counts_once,
     opening_a_session_records_it_once,
-    a_session_taken_back_leaves_a_closed_connection,
+    no_session_is_opened_on_a_revoked_token,
     closing_a_connection_ends_its_session_once,
     heartbeats_move_last_seen_of_online_sessions_only,
     listings_match_the_model_for_every_scope_and_query,

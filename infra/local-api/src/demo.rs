@@ -176,7 +176,7 @@ pub async fn seed(store: &dyn Store, now: Timestamp) -> Result<(), StoreError> {
         store.put_token(&token.record).await?;
     }
     for session in sessions(now) {
-        store.open_session(&session).await?;
+        store.open_session(&session, None).await?;
     }
     Ok(())
 }

@@ -61,10 +61,17 @@ impl Session {
         self.offline_date.is_none()
     }
 
-    /// This session, ended at `at` for `reason`; an ended session stays as it was.
+    /// When this session ends if it is ended at `at`: never before it began. An ending call takes
+    /// its time when it starts, and a connect that started later may land first (racing handlers).
+    pub fn end_time(&self, at: Timestamp) -> Timestamp {
+        at.max(self.online_date)
+    }
+
+    /// This session, ended at `at` (its [`Session::end_time`]) for `reason`; an ended session stays
+    /// as it was.
     pub fn ended(mut self, at: Timestamp, reason: OfflineReason) -> Self {
         if self.online() {
-            self.offline_date = Some(at);
+            self.offline_date = Some(self.end_time(at));
             self.offline_reason = Some(reason);
         }
         self

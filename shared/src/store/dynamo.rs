@@ -14,14 +14,14 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    Select, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::schema::{index, TableNames, SESSIONS_TTL_ATTRIBUTE};
-use super::{SessionCounts, Store, TenantOffline, UsageSnapshot, UserRef};
+use super::{Opened, SessionCounts, Store, TenantOffline, UsageSnapshot, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
     key_range, select_page, FilterKey, FilterOp, FilterValue, KeyRange, OfflineReason, Session, SessionId, SessionPage,
@@ -449,7 +449,8 @@ impl DynamoStore {
     /// Remembers an unknown connection as closed, so that a `$connect` arriving after its
     /// `$disconnect` is refused; `false` when the connection became known meanwhile.
     async fn put_tombstone(&self, connection_id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        let item = tombstone_item(connection_id, at);
+        let mut item = connection_key(connection_id);
+        item.insert(SESSIONS_TTL_ATTRIBUTE.into(), n(at.secs() + CONNECTION_TTL_SECS));
         let result = self
             .client
             .put_item()
@@ -572,12 +573,9 @@ impl DynamoStore {
         reason: OfflineReason,
         seen_before: Option<Timestamp>,
     ) -> Result<Vec<Session>, StoreError> {
-        // A session ends no earlier than it began: `at` is taken when the ending call started,
-        // and a connect that started later may have landed first (racing handlers).
-        let end_of = |session: &Session| at.max(session.online_date);
         let actions = sessions
             .iter()
-            .map(|s| self.end_action(s, end_of(s), reason, seen_before))
+            .map(|s| self.end_action(s, s.end_time(at), reason, seen_before))
             .collect::<Result<_, _>>()?;
         let applied = self
             .apply_each(actions, |n| self.count_action(tenant, 0, -n).map(Some))
@@ -586,10 +584,7 @@ impl DynamoStore {
             .into_iter()
             .zip(applied)
             .filter(|(_, applied)| *applied)
-            .map(|(s, _)| {
-                let ended_at = end_of(&s);
-                s.ended(ended_at, reason)
-            })
+            .map(|(s, _)| s.ended(at, reason))
             .collect())
     }
 
@@ -844,35 +839,40 @@ impl Store for DynamoStore {
         Ok(counts.into_iter().sum())
     }
 
-    async fn open_session(&self, session: &Session) -> Result<bool, StoreError> {
+    async fn open_session(&self, session: &Session, token: Option<&TokenHash>) -> Result<Opened, StoreError> {
         let online = i64::from(session.online());
-        let actions = vec![
+        let mut actions = vec![
             self.put_new(session_item(session), "id")?,
             self.put_new(connection_item(session), "sessionId")?,
             Write::plain(self.count_action(session.tenant_id, 1, online)?),
         ];
-        self.transact(actions).await
-    }
-
-    async fn discard_session(&self, session: &Session) -> Result<bool, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.tables.sessions)
-            .set_key(Some(session_key(session.tenant_id, session.id)))
-            .condition_expression("attribute_exists(#ot)")
-            .expression_attribute_names("#ot", "onlineTenant")
-            .build()
-            .map_err(build_error)?;
-        let tombstone = Put::builder()
-            .table_name(&self.tables.sessions)
-            .set_item(Some(tombstone_item(&session.connection_id, session.online_date)))
-            .build()
-            .map_err(build_error)?;
-        self.transact(vec![
-            Write::plain(TransactWriteItem::builder().delete(delete).build()),
-            Write::plain(TransactWriteItem::builder().put(tombstone).build()),
-            Write::plain(self.count_action(session.tenant_id, -1, -1)?),
-        ])
-        .await
+        if let Some(hash) = token {
+            let unrevoked = ConditionCheck::builder()
+                .table_name(&self.tables.tokens)
+                .key("tokenHash", s(hash.as_str()))
+                .condition_expression("attribute_exists(#hash) AND attribute_not_exists(#revoked)")
+                .expression_attribute_names("#hash", "tokenHash")
+                .expression_attribute_names("#revoked", "revokedAt")
+                .build()
+                .map_err(build_error)?;
+            actions.push(Write::plain(
+                TransactWriteItem::builder().condition_check(unrevoked).build(),
+            ));
+        }
+        if self.transact(actions).await? {
+            return Ok(Opened::Recorded);
+        }
+        // Refused: the token, when it is revoked now (a revoked token stays revoked), else the
+        // connection. A read on this rare path only.
+        let revoked = match token {
+            Some(hash) => self.token(hash).await?.is_none_or(|t| t.revoked_at.is_some()),
+            None => false,
+        };
+        Ok(if revoked {
+            Opened::TokenRevoked
+        } else {
+            Opened::ConnectionKnown
+        })
     }
 
     async fn close_connection(
@@ -1350,14 +1350,6 @@ fn connection_item(session: &Session) -> Item {
         SESSIONS_TTL_ATTRIBUTE.into(),
         n(session.online_date.secs() + CONNECTION_TTL_SECS),
     );
-    item
-}
-
-/// A connection known as closed without a session (a tombstone): what a `$disconnect` before its
-/// `$connect` leaves, and a session taken back.
-fn tombstone_item(connection_id: &str, at: Timestamp) -> Item {
-    let mut item = connection_key(connection_id);
-    item.insert(SESSIONS_TTL_ATTRIBUTE.into(), n(at.secs() + CONNECTION_TTL_SECS));
     item
 }
 

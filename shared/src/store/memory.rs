@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{SessionCounts, Store, TenantOffline, UserRef};
+use super::{Opened, SessionCounts, Store, TenantOffline, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
     select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
@@ -47,9 +47,6 @@ fn ended_here(state: &mut State, id: SessionId, at: Timestamp, reason: OfflineRe
     if !session.online() {
         return None;
     }
-    // A session ends no earlier than it began: `at` is taken when the ending call started, and a
-    // connect that started later may have landed first (racing handlers).
-    let at = at.max(session.online_date);
     *session = session.clone().ended(at, reason);
     Some(session.clone())
 }
@@ -81,26 +78,19 @@ impl Store for MemoryStore {
         Ok(revoked)
     }
 
-    async fn open_session(&self, session: &Session) -> Result<bool, StoreError> {
+    async fn open_session(&self, session: &Session, token: Option<&TokenHash>) -> Result<Opened, StoreError> {
         let mut state = self.state();
+        if token.is_some_and(|hash| state.tokens.get(hash).is_none_or(|t| t.revoked_at.is_some())) {
+            return Ok(Opened::TokenRevoked);
+        }
         if state.connections.contains_key(&session.connection_id) || state.sessions.contains_key(&session.id) {
-            return Ok(false);
+            return Ok(Opened::ConnectionKnown);
         }
         state
             .connections
             .insert(session.connection_id.clone(), Some(session.id));
         state.sessions.insert(session.id, session.clone());
-        Ok(true)
-    }
-
-    async fn discard_session(&self, session: &Session) -> Result<bool, StoreError> {
-        let mut state = self.state();
-        if !state.sessions.get(&session.id).is_some_and(Session::online) {
-            return Ok(false);
-        }
-        state.sessions.remove(&session.id);
-        state.connections.insert(session.connection_id.clone(), None);
-        Ok(true)
+        Ok(Opened::Recorded)
     }
 
     async fn close_connection(

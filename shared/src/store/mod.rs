@@ -43,8 +43,7 @@
 //! | a listing the key order cannot serve (`orderBy` `fullName`/`userId`/`offlineDate`, filters on other fields) | Query of the whole id range (or the online index), filtered and sorted in memory | the range |
 //! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
-//! | open a session | TransactWriteItems: session, connection, counter; then the token again (a forced offline may have revoked it meanwhile) | 3 writes, 1 item read |
-//! | take back a session just opened (its token was revoked meanwhile) | TransactWriteItems conditioned on still online: delete the session, the connection back to a tombstone, counter | 3 writes |
+//! | open a session | TransactWriteItems: session, connection, counter, and a check that the token is not revoked | 3 writes, 1 condition check |
 //! | end a session | TransactWriteItems conditioned on still online: session, counter | 2 writes |
 //! | stale sessions (cleanup) | Query `staleByShard` with `lastSeenDate < cutoff` per shard | stale items read |
 //! | old ended sessions (cleanup) | Query `endedByShard` with `offlineDate < cutoff` per shard | old items read |
@@ -119,6 +118,17 @@ impl std::ops::Sub for UsageSnapshot {
     }
 }
 
+/// What became of [`Store::open_session`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// The session and its connection are recorded.
+    Recorded,
+    /// Nothing written: the connection id is already known (a repeated or late `$connect`).
+    ConnectionKnown,
+    /// Nothing written: the token is revoked (or gone) since the `$connect` authenticated.
+    TokenRevoked,
+}
+
 /// What forcing a tenant offline did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TenantOffline {
@@ -165,15 +175,11 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- sessions ----
 
-    /// Records a new online session and its connection. `false`, with nothing written, when the
-    /// connection id is already known (a repeated or late `$connect`).
-    async fn open_session(&self, session: &Session) -> Result<bool, StoreError>;
-
-    /// Takes back a session that [`Store::open_session`] recorded, while it is still online, as if
-    /// its `$connect` had been refused: the session goes, its counts with it, and its connection
-    /// stays known as closed, so a repeat of that `$connect` is refused too. `false`, with nothing
-    /// changed, when the session has ended meanwhile (it stays, reported by whoever ended it).
-    async fn discard_session(&self, session: &Session) -> Result<bool, StoreError>;
+    /// Records a new online session and its connection, in one step with a check that `token`
+    /// (the one its `$connect` authenticated with; `None` for seeding) is not revoked. A forced
+    /// offline revokes the tokens before it reads the online sessions, so a racing connect either
+    /// lands first, and is ended by it, or is refused here: a forced user never stays online.
+    async fn open_session(&self, session: &Session, token: Option<&TokenHash>) -> Result<Opened, StoreError>;
 
     /// Ends the online session riding on `connection_id`; `None` when the connection is unknown
     /// or its session already ended. An unknown connection is remembered as closed, so that a
