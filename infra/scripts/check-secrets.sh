@@ -27,8 +27,8 @@ lines=$(cat "${log_files[@]}" | wc -l)
 # -w: a token counts as found when it stands on its own, not as a part of a longer word.
 found=$(grep -F -w -n -f "$tokens" "${log_files[@]}" || true)
 if [ -n "$found" ]; then
-  printf '%s\n' "$found" | head -5 >&2
-  echo "check-secrets: a raw token was logged ($(printf '%s\n' "$found" | wc -l) lines; the first above)" >&2
+  head -5 <<<"$found" >&2
+  echo "check-secrets: a raw token was logged ($(wc -l <<<"$found") lines; the first above)" >&2
   exit 1
 fi
 echo "check-secrets: $(wc -l < "$tokens") tokens, none in $lines log lines of ${#log_files[@]} file(s)"

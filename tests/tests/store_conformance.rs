@@ -112,7 +112,7 @@ pub async fn opening_a_session_records_it_once(store: &dyn Store) {
 
 pub async fn no_session_is_opened_on_a_revoked_token(store: &dyn Store) {
     let tenant = TenantScope::Tenant(TenantId(1));
-    let record = token("connecting", 1, 1001, &[], false);
+    let record = token("connect-token-4f1e", 1, 1001, &[], false);
     store.put_token(&record).await.unwrap();
     let first = online(1, 1001, "Ada", at(-60));
     assert_eq!(
