@@ -14,6 +14,10 @@ if [ ! -x .venv/bin/cargo-lambda ]; then
   [ -x .venv/bin/pip ] || python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda
 fi
+if ! .venv/bin/python -c 'import samtranslator' 2>/dev/null; then
+  echo "installing aws-sam-translator into .venv (once, for tests/iam_check.py)..."
+  .venv/bin/pip install --quiet --disable-pip-version-check aws-sam-translator
+fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 functions=(online-list online-search online-detail online-off ws-connect ws-disconnect ws-default online-cleanup)
@@ -23,6 +27,10 @@ functions=(online-list online-search online-detail online-off ws-connect ws-disc
 echo "== building the functions (release)"
 cargo build --release --workspace --bins
 
+# Every DynamoDB and Management API action each function performs, as the strict proxy saw it
+# (each function names itself in its user agent): what tests/iam_check.py holds the template to.
+export STRICT_DYNAMODB_TRACE="$PWD/target/emulator-dynamodb-trace.jsonl"
+rm -f "$STRICT_DYNAMODB_TRACE"
 start_moto
 echo "== seeding the demo data"
 cargo run --quiet -p local-api -- --store dynamodb --seed-only
@@ -30,10 +38,12 @@ cargo run --quiet -p local-api -- --store dynamodb --seed-only
 port=$(free_port)
 env_vars="DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,AWS_REGION=$AWS_REGION,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 env_vars+=",AWS_EC2_METADATA_DISABLED=true,PAGE_TOKEN_KEY=emulator-page-token-key,LOG_LEVEL=debug"
+# moto serves the API Gateway Management API too, behind the same proxy.
+env_vars+=",WEBSOCKET_MANAGEMENT_ENDPOINT=$DYNAMODB_ENDPOINT"
 cargo lambda watch --release --ignore-changes -A 127.0.0.1 -P "$port" --env-var "$env_vars" \
   >target/lambda-watch.log 2>&1 &
 watch_pid=$!
-trap 'kill $watch_pid 2>/dev/null || true; kill $MOTO_PID 2>/dev/null || true' EXIT
+trap 'kill $watch_pid 2>/dev/null || true; stop_moto' EXIT
 wait_for_port "$port" "$watch_pid" target/lambda-watch.log
 echo "== cargo lambda watch on 127.0.0.1:$port"
 
@@ -99,5 +109,7 @@ if [ "$failures" -gt 0 ]; then
   exit 1
 fi
 echo "every fixture answered as expected under the emulator"
+echo "== IAM: every action each function performed is granted by template.yaml (tests/iam_check.py)"
+.venv/bin/python tests/iam_check.py --template template.yaml --trace "$STRICT_DYNAMODB_TRACE" --require-functions all
 # The functions logged at debug, every fixture's token among the requests: none may be in the log.
 infra/scripts/check-secrets.sh target/lambda-watch.log

@@ -1,9 +1,13 @@
 # Sourced, not run, by the test scripts. `free_port` and `wait_for_port` start any local server;
-# `start_moto` installs moto's server into .venv on first use (PyPI), starts it
-# on a free loopback port (one request at a time: infra/scripts/moto_server.py says why), exports
-# DYNAMODB_ENDPOINT and MOTO_PYTHON, and stops it when the calling script exits. Also sets the
-# AWS variables every process needs so that the SDK never looks for real credentials or probes
-# the instance-metadata address.
+# `start_moto` installs moto's server into .venv on first use (PyPI), starts it on a free loopback
+# port (one request at a time: infra/scripts/moto_server.py says why) with the strict DynamoDB
+# proxy in front of it (infra/scripts/strict_dynamodb.py: transaction conflicts, throttling per
+# key, DynamoDB's hard limits, and a trace of every action each function performed, at
+# $STRICT_DYNAMODB_TRACE, default target/dynamodb-trace.jsonl), exports DYNAMODB_ENDPOINT (the
+# proxy), MOTO_ENDPOINT and MOTO_PYTHON, and stops both when the calling script exits
+# (`stop_moto`, for a script that sets its own EXIT trap). Also sets the AWS variables every
+# process needs so that the SDK never looks for real credentials or probes the instance-metadata
+# address.
 
 export AWS_EC2_METADATA_DISABLED=true
 export AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -34,20 +38,32 @@ wait_for_port() {
 
 start_moto() {
   local venv=.venv
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    echo "installing moto's DynamoDB server into $venv (once)..."
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]'
+  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import samtranslator' 2>/dev/null; then
+    echo "installing moto's DynamoDB server and the SAM translator into $venv (once)..."
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' aws-sam-translator
   fi
   export MOTO_PYTHON="$PWD/$venv/bin/python"
 
-  local port
+  local port proxy_port
   port=$(free_port)
   mkdir -p target
   "$MOTO_PYTHON" infra/scripts/moto_server.py -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
   MOTO_PID=$!
-  trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
+  trap stop_moto EXIT
   wait_for_port "$port" "$MOTO_PID" target/moto.log
-  export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-  echo "DynamoDB-protocol server (moto) at $DYNAMODB_ENDPOINT"
+  export MOTO_ENDPOINT="http://127.0.0.1:$port"
+
+  proxy_port=$(free_port)
+  export STRICT_DYNAMODB_TRACE="${STRICT_DYNAMODB_TRACE:-$PWD/target/dynamodb-trace.jsonl}"
+  "$MOTO_PYTHON" infra/scripts/strict_dynamodb.py --listen "127.0.0.1:$proxy_port" --upstream "$MOTO_ENDPOINT" \
+    --txn-hold-ms 20 --trace "$STRICT_DYNAMODB_TRACE" >target/strict-dynamodb.log 2>&1 &
+  PROXY_PID=$!
+  wait_for_port "$proxy_port" "$PROXY_PID" target/strict-dynamodb.log
+  export DYNAMODB_ENDPOINT="http://127.0.0.1:$proxy_port"
+  echo "DynamoDB-protocol server: moto at $MOTO_ENDPOINT behind the strict proxy at $DYNAMODB_ENDPOINT"
+}
+
+stop_moto() {
+  kill "${PROXY_PID:-}" "${MOTO_PID:-}" 2>/dev/null || true
 }

@@ -8,7 +8,7 @@ use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{TenantId, Timestamp, UserId};
+use crate::domain::{OfflineReason, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
 use crate::store::Store;
 
@@ -72,6 +72,18 @@ impl TokenRecord {
     /// Usable at `now`: neither expired nor revoked.
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Why a session opened with a token must end at `now`, given that token's record as the store
+/// holds it now (`None`: deleted by the identity service, or removed by the cleanup after it
+/// expired); `None` while the token is live. A session lives no longer than its token: revoked is
+/// a forced offline's doing (`FORCED`), expired or deleted is `EXPIRED`.
+pub fn session_end_reason(token: Option<&TokenRecord>, now: Timestamp) -> Option<OfflineReason> {
+    match token {
+        Some(record) if record.revoked_at.is_some() => Some(OfflineReason::Forced),
+        Some(record) if record.is_live(now) => None,
+        _ => Some(OfflineReason::Expired),
     }
 }
 

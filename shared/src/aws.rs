@@ -10,7 +10,7 @@
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
@@ -31,9 +31,12 @@ fn region_from_env() -> Option<Region> {
 }
 
 /// The shared configuration: region and credentials from the environment, standard retries (3
-/// attempts with backoff, throttling included), the HTTPS client above.
-pub fn sdk_config_from_env() -> SdkConfig {
+/// attempts with backoff, throttling included), the HTTPS client above. `app_name` (the function's
+/// binary name, such as `ws-connect`) goes into every request's user agent as `app/<name>`: in
+/// CloudTrail and in the test runs' traces, it says which function made a call.
+pub fn sdk_config_from_env(app_name: &'static str) -> SdkConfig {
     SdkConfig::builder()
+        .app_name(AppName::new(app_name).expect("a function name is a valid app name"))
         .behavior_version(BehaviorVersion::latest())
         .region(region_from_env())
         .credentials_provider(SharedCredentialsProvider::new(

@@ -1,6 +1,13 @@
 //! The scheduled cleanup: ends stale sessions (no heartbeat for `STALE_AFTER_SECONDS`) and closes
-//! their connections, deletes sessions that ended more than `RETENTION_DAYS` ago, and deletes
-//! expired tokens. Each kind of work goes in batches from a query that only finds what is still
+//! their connections, ends sessions whose token has expired, been revoked or deleted (the token
+//! sweep: a session lives no longer than its token), deletes sessions that ended more than
+//! `RETENTION_DAYS` ago, and deletes expired tokens.
+//!
+//! The token sweep reads every online session and its token each run (pages of the batch size,
+//! one batched token read a page): the one way to find a session whose token record the identity
+//! service deleted, and the net under a forced offline whose lagging index read missed a racing
+//! connect. A run out of time stops the sweep where it is, and the next run sweeps from the start;
+//! live clients meet the same check at every heartbeat. Each kind of work goes in batches from a query that only finds what is still
 //! to do (acted-on items leave the index), so a run may stop at its time budget anywhere and the
 //! next run resumes where it stopped; every write is conditional, so two runs at once never do
 //! the same work twice. Each kind gets at least one batch per run, so every run makes progress.
@@ -9,10 +16,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashMap;
+
 use crate::api::App;
-use crate::domain::Timestamp;
+use crate::auth::session_end_reason;
+use crate::domain::{OfflineReason, Session, Timestamp};
 use crate::error::StoreError;
-use crate::gateway::close_all;
+use crate::gateway::{close_all, Notice};
 
 /// What the cleanup does, from `STALE_AFTER_SECONDS` (600), `RETENTION_DAYS` (30) and
 /// `CLEANUP_BATCH` (100).
@@ -61,6 +71,10 @@ impl CleanupSettings {
 #[serde(rename_all = "camelCase")]
 pub struct CleanupReport {
     pub stale_ended: u64,
+    /// Sessions ended because their token expired or was deleted (`EXPIRED`) or revoked (`FORCED`).
+    pub token_ended: u64,
+    /// Online sessions whose token the sweep checked.
+    pub tokens_checked: u64,
     pub connections_closed: u64,
     pub sessions_deleted: u64,
     pub tokens_deleted: u64,
@@ -111,6 +125,40 @@ pub async fn run_cleanup(
             break;
         }
     }
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.online_sessions_page(cursor.as_deref(), batch).await?;
+        let hashes: Vec<_> = page.sessions.iter().filter_map(|bound| bound.token.clone()).collect();
+        let records: HashMap<_, _> = store
+            .tokens(&hashes)
+            .await?
+            .into_iter()
+            .map(|record| (record.hash.clone(), record))
+            .collect();
+        report.tokens_checked += hashes.len() as u64;
+        let mut ending: [(OfflineReason, Vec<Session>); 2] = [
+            (OfflineReason::Forced, Vec::new()),
+            (OfflineReason::Expired, Vec::new()),
+        ];
+        for bound in page.sessions {
+            let Some(hash) = &bound.token else { continue };
+            if let Some(reason) = session_end_reason(records.get(hash), now) {
+                if let Some((_, sessions)) = ending.iter_mut().find(|(r, _)| *r == reason) {
+                    sessions.push(bound.session);
+                }
+            }
+        }
+        for (reason, sessions) in ending.iter().filter(|(_, sessions)| !sessions.is_empty()) {
+            let ended = store.end_sessions(sessions, now, *reason).await?;
+            report.token_ended += ended.len() as u64;
+            let notice = Notice::session_ended(now, *reason);
+            report.connections_closed += close_all(app.gateway.as_ref(), &ended, Some(&notice)).await as u64;
+        }
+        cursor = page.next;
+        if cursor.is_none() || out_of_time(deadline, &mut report) {
+            break;
+        }
+    }
     loop {
         let old = store.ended_sessions_before(retention_cutoff, batch).await?;
         report.sessions_deleted += store.delete_ended_sessions(&old).await?;
@@ -136,6 +184,8 @@ pub async fn run_cleanup(
     report.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(
         staleEnded = report.stale_ended,
+        tokenEnded = report.token_ended,
+        tokensChecked = report.tokens_checked,
         connectionsClosed = report.connections_closed,
         sessionsDeleted = report.sessions_deleted,
         tokensDeleted = report.tokens_deleted,

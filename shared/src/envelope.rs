@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::domain::Timestamp;
-use crate::error::{ApiError, ErrorKind, RETRY_AFTER_SECS};
+use crate::error::{ApiError, ErrorKind, RATE_LIMIT_RETRY_AFTER_SECS, RETRY_AFTER_SECS};
 
 /// The id that ties a response to its log lines: API Gateway's request id when there is one,
 /// else the Lambda invocation's, else the caller's `x-request-id`, else a fresh one.
@@ -79,6 +79,27 @@ pub fn success_with_next_page(request_id: &str, data: &RawValue, next_page_token
     )
 }
 
+/// A success that stopped at its time budget: 202, `code` `S`, `msg` saying what is left and how
+/// to finish it, `data` what was done.
+pub fn unfinished(request_id: &str, data: &RawValue, msg: &str) -> Response<Body> {
+    let ext = Ext {
+        e_key: None,
+        field: None,
+        request_id,
+        next_page_token: None,
+    };
+    respond(
+        StatusCode::ACCEPTED,
+        &Envelope {
+            code: "S",
+            msg,
+            data: Some(data),
+            datetime: Timestamp::now(),
+            ext,
+        },
+    )
+}
+
 /// Serializes a handler's `data` once, straight into the JSON the envelope will carry.
 pub fn to_data(data: impl Serialize) -> Result<Box<RawValue>, ApiError> {
     serde_json::value::to_raw_value(&data).map_err(|error| {
@@ -114,6 +135,9 @@ pub fn failure(request_id: &str, error: &ApiError) -> Response<Body> {
         }
         ErrorKind::Throttled => {
             headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        ErrorKind::RateLimited => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(RATE_LIMIT_RETRY_AFTER_SECS));
         }
         _ => {}
     }

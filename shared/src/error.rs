@@ -17,6 +17,8 @@ pub enum ErrorKind {
     /// 503 with `Retry-After`: the store stayed throttled (or failing with 5xx) through the SDK's
     /// retries; a repeat of the call later completes it.
     Throttled,
+    /// 429 with `Retry-After`: the caller went over a per-user quota (connects a minute).
+    RateLimited,
     /// 500: anything else; its message never leaks internals.
     Internal,
 }
@@ -29,6 +31,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::Throttled => 503,
+            ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
         }
     }
@@ -39,7 +42,7 @@ impl ErrorKind {
             ErrorKind::InvalidParam | ErrorKind::Unauthorized | ErrorKind::Forbidden => "E0",
             ErrorKind::NotFound => "E1",
             ErrorKind::Internal => "E2",
-            ErrorKind::Throttled => "E3",
+            ErrorKind::Throttled | ErrorKind::RateLimited => "E3",
         }
     }
 
@@ -50,7 +53,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not_found",
-            ErrorKind::Throttled => "throttled",
+            ErrorKind::Throttled | ErrorKind::RateLimited => "throttled",
             ErrorKind::Internal => "internal",
         }
     }
@@ -68,6 +71,8 @@ pub struct ApiError {
 
 /// Seconds a throttled caller is told to wait.
 pub const RETRY_AFTER_SECS: u32 = 1;
+/// Seconds a caller over its per-minute quota is told to wait: the quota's window, at most.
+pub const RATE_LIMIT_RETRY_AFTER_SECS: u32 = 60;
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Self {
@@ -114,6 +119,15 @@ impl ApiError {
         ApiError {
             kind: ErrorKind::Throttled,
             msg: "The service is busy right now; retry after the time in Retry-After.".into(),
+            field: None,
+        }
+    }
+
+    /// 429: over a per-user quota; `msg` says which and when it frees up.
+    pub fn rate_limited(msg: impl Into<String>) -> Self {
+        ApiError {
+            kind: ErrorKind::RateLimited,
+            msg: msg.into(),
             field: None,
         }
     }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use serde::Serialize;
 
-use crate::domain::{Session, Timestamp};
+use crate::domain::{OfflineReason, Session, Timestamp};
 use futures::StreamExt;
 
 /// What became of a push or a close.
@@ -72,6 +72,9 @@ pub async fn close_all(gateway: &dyn ConnectionGateway, ended: &[Session], notic
 pub struct Notice<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// Why a session ended (`SESSION_ENDED` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<OfflineReason>,
     pub datetime: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg: Option<&'a str>,
@@ -82,6 +85,7 @@ impl Notice<'_> {
     pub fn forced_offline(at: Timestamp) -> String {
         let notice = Notice {
             kind: "FORCED_OFFLINE",
+            reason: None,
             datetime: at,
             msg: Some("An administrator has signed you out. Sign in again to continue."),
         };
@@ -92,8 +96,25 @@ impl Notice<'_> {
     pub fn heartbeat_ack(at: Timestamp) -> String {
         serde_json::to_string(&Notice {
             kind: "HEARTBEAT_ACK",
+            reason: None,
             datetime: at,
             msg: None,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The notice a client receives before its connection is closed because its session ended
+    /// with its token (`EXPIRED`, or `FORCED` when a forced offline revoked it).
+    pub fn session_ended(at: Timestamp, reason: OfflineReason) -> String {
+        let msg = match reason {
+            OfflineReason::Forced => "An administrator has signed you out. Sign in again to continue.",
+            _ => "Your sign-in has expired. Sign in again to continue.",
+        };
+        serde_json::to_string(&Notice {
+            kind: "SESSION_ENDED",
+            reason: Some(reason),
+            datetime: at,
+            msg: Some(msg),
         })
         .unwrap_or_default()
     }

@@ -5,7 +5,9 @@
 pub mod api;
 pub mod auth;
 pub mod aws;
+pub mod budget;
 pub mod cleanup;
+pub mod cors;
 pub mod domain;
 pub mod envelope;
 pub mod error;

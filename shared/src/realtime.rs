@@ -1,7 +1,9 @@
 //! The WebSocket side of presence, as three handlers for API Gateway's WebSocket routes:
-//! `$connect` records an online session (a bad token is refused with 401 and leaves nothing),
-//! `$disconnect` ends it, and `$default` answers heartbeats. The Lambda functions and the local
-//! API's `/ws` both call [`handle`], with the same API Gateway event shape.
+//! `$connect` records an online session (a bad token is refused with 401, a user over
+//! `CONNECTS_PER_MINUTE` with 429; either leaves nothing), `$disconnect` ends it, and `$default`
+//! answers heartbeats, ending a session whose token has expired, been revoked or deleted (a
+//! session lives no longer than its token). The Lambda functions and the local API's `/ws` both
+//! call [`handle`], with the same API Gateway event shape.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -13,12 +15,12 @@ use lambda_http::http::HeaderMap;
 use serde::Serialize;
 
 use crate::api::App;
-use crate::auth::{authenticate_token, bearer_token, TokenHash};
+use crate::auth::{authenticate_token, bearer_token, session_end_reason, TokenHash};
 use crate::domain::{OfflineReason, Session, SessionId, Timestamp};
 use crate::envelope::{failure, success, to_data};
 use crate::error::ApiError;
 use crate::gateway::Notice;
-use crate::store::Opened;
+use crate::store::{ConnectCheck, Opened};
 
 /// The WebSocket routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,15 @@ pub enum WsRoute {
 }
 
 impl WsRoute {
+    /// The function (binary) that serves it.
+    pub fn function(self) -> &'static str {
+        match self {
+            WsRoute::Connect => "ws-connect",
+            WsRoute::Disconnect => "ws-disconnect",
+            WsRoute::Default => "ws-default",
+        }
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             WsRoute::Connect => "$connect",
@@ -167,13 +178,24 @@ async fn open(app: &App, event: &ApiGatewayWebsocketProxyRequest, now: Timestamp
     };
     // Recorded only while the token is still unrevoked: a forced offline that revoked it since
     // the check above refuses the connect here, rather than leave a forced user online.
-    match app.store.open_session(&session, Some(&TokenHash::of(&token))).await? {
+    // The minutes are UTC calendar minutes, so a user may open up to twice the limit across a
+    // minute's turn: the bound one counter item per user and minute buys (one conditional write
+    // inside the connect's own transaction).
+    let check = ConnectCheck {
+        token: TokenHash::of(&token),
+        per_minute: app.settings.connects_per_minute,
+    };
+    match app.store.open_session(&session, Some(&check)).await? {
         Opened::Recorded => Ok(session),
         Opened::ConnectionKnown => Err(ApiError::invalid(
             "connectionId",
             "This connection is already known (a repeated or late connect).",
         )),
         Opened::TokenRevoked => Err(ApiError::unauthorized("The token has been revoked.")),
+        Opened::RateLimited => Err(ApiError::rate_limited(format!(
+            "This user has opened {} sessions this minute, the most allowed; connect again next minute.",
+            check.per_minute.unwrap_or_default()
+        ))),
     }
 }
 
@@ -201,6 +223,7 @@ async fn disconnect(app: &App, connection_id: &str, request_id: &str, now: Times
 fn error_notice(now: Timestamp, msg: &str) -> String {
     serde_json::to_string(&Notice {
         kind: "ERROR",
+        reason: None,
         datetime: now,
         msg: Some(msg),
     })
@@ -209,7 +232,9 @@ fn error_notice(now: Timestamp, msg: &str) -> String {
 
 /// `$default`: `{"action": "heartbeat"}` moves `lastSeenDate` and is answered `HEARTBEAT_ACK`;
 /// anything else is answered with an error and changes nothing. A heartbeat on a connection whose
-/// session has ended (forced offline, stale) is told so and the connection is closed.
+/// session has ended (forced offline, stale) is told so and the connection is closed. A heartbeat
+/// whose session's token has expired, been revoked or deleted ends the session (`EXPIRED`, or
+/// `FORCED` for a revoked token), is told `SESSION_ENDED` and the connection is closed.
 async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timestamp) -> ApiGatewayProxyResponse {
     let action = body
         .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
@@ -221,7 +246,11 @@ async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timest
         ));
     }
     match app.store.touch_connection(connection_id, now).await {
-        Ok(Some(_)) => text_response(Notice::heartbeat_ack(now)),
+        Ok(Some(bound)) => match token_ends_session(app, bound.token.as_ref(), now).await {
+            Ok(None) => text_response(Notice::heartbeat_ack(now)),
+            Ok(Some(reason)) => end_with_token(app, bound.session, reason, now).await,
+            Err(error) => text_response(error_notice(now, &error.msg)),
+        },
         Ok(None) => {
             if let Err(error) = app.gateway.close(connection_id).await {
                 tracing::warn!(%error, connectionId = connection_id, "ended session's connection not closed");
@@ -236,4 +265,41 @@ async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timest
             text_response(error_notice(now, &error.msg))
         }
     }
+}
+
+/// Why a session opened with `token` must end now, if it must: the token's record read
+/// consistently from the store. A session opened without a token (seeded data) is not bound to one.
+async fn token_ends_session(
+    app: &App,
+    token: Option<&TokenHash>,
+    now: Timestamp,
+) -> Result<Option<OfflineReason>, ApiError> {
+    let Some(hash) = token else {
+        return Ok(None);
+    };
+    let record = app.store.token(hash).await?;
+    Ok(session_end_reason(record.as_ref(), now))
+}
+
+/// Ends a session whose token has ended, tells its client `SESSION_ENDED` and closes its
+/// connection. The notice goes through the gateway before the close (API Gateway drops a route
+/// response to a connection closed meanwhile), so the heartbeat's own answer is empty.
+async fn end_with_token(app: &App, session: Session, reason: OfflineReason, now: Timestamp) -> ApiGatewayProxyResponse {
+    if let Err(error) = app
+        .store
+        .end_sessions(std::slice::from_ref(&session), now, reason)
+        .await
+    {
+        return text_response(error_notice(now, &ApiError::from(error).msg));
+    }
+    let connection = session.connection_id.as_str();
+    if let Err(error) = app.gateway.send(connection, &Notice::session_ended(now, reason)).await {
+        tracing::warn!(%error, connectionId = connection, "session-ended notice not delivered");
+    }
+    if let Err(error) = app.gateway.close(connection).await {
+        tracing::warn!(%error, connectionId = connection, "ended session's connection not closed");
+    }
+    let mut out = ApiGatewayProxyResponse::default();
+    out.status_code = 200;
+    out
 }

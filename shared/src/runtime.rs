@@ -23,11 +23,12 @@ use crate::store::DynamoStore;
 /// `TOKENS_TABLE`, `DYNAMODB_ENDPOINT` (optional), and what `G` reads (for
 /// [`ApiGatewayConnections`], `WEBSOCKET_MANAGEMENT_ENDPOINT`). No network call: clients connect
 /// on their first request.
-pub fn app_from_env<G: GatewayFromEnv>() -> App {
-    let config = crate::aws::sdk_config_from_env();
+pub fn app_from_env<G: GatewayFromEnv>(function: &'static str) -> App {
+    let config = crate::aws::sdk_config_from_env(function);
     App {
         store: Arc::new(DynamoStore::from_config(&config)),
         gateway: G::from_env(&config),
+        settings: crate::api::Settings::from_env(),
     }
 }
 
@@ -35,7 +36,7 @@ pub fn app_from_env<G: GatewayFromEnv>() -> App {
 /// connections ([`NoConnections`] for a function that never does).
 pub async fn serve_http<G: GatewayFromEnv>(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
-    let app = app_from_env::<G>();
+    let app = app_from_env::<G>(endpoint.function());
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         let request_id = crate::envelope::request_id(&req);
@@ -79,7 +80,7 @@ async fn measured<T>(
 /// events through lambda_runtime: a WebSocket event is not an HTTP request.
 pub async fn serve_websocket<G: GatewayFromEnv>(route: WsRoute) -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let app = app_from_env::<G>();
+    let app = app_from_env::<G>(route.function());
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
@@ -99,7 +100,7 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// with any event). Each run stops inside the invocation's deadline; the report is its answer.
 pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let app = app_from_env::<ApiGatewayConnections>();
+    let app = app_from_env::<ApiGatewayConnections>("online-cleanup");
     let settings = CleanupSettings::from_env();
     let (app, settings) = (&app, &settings);
     lambda_runtime::run(lambda_runtime::service_fn(

@@ -1,10 +1,15 @@
-//! The DynamoDB side of the tests: a moto server on 127.0.0.1 and a client for it.
+//! The DynamoDB side of the tests: a moto server on 127.0.0.1 behind the strict DynamoDB proxy
+//! (`infra/scripts/strict_dynamodb.py`: AWS's transaction conflicts, throttling per key, hard
+//! limits and, when a test asks, eventually consistent indexes), and clients for it.
 //!
-//! `DYNAMODB_ENDPOINT` names a server already running (`infra/scripts/test.sh` starts one).
-//! Without it, the first test to ask starts `infra/scripts/moto_server.py` (moto, one request at
-//! a time: see that file for why) on a free port, with the Python of `MOTO_PYTHON`, else the
-//! repository's `.venv`, else `python3`; a watchdog stops it when the test process exits. If
-//! neither works, the test fails: a missing server is never a skipped test.
+//! `DYNAMODB_ENDPOINT` names a proxy already running (`infra/scripts/test.sh` starts moto and the
+//! proxy). Without it, the first test to ask starts both (`infra/scripts/moto_server.py`, one
+//! request at a time: see that file for why) on free ports, with the Python of `MOTO_PYTHON`, else
+//! the repository's `.venv`, else `python3`; a watchdog stops them when the test process exits. If
+//! that fails, the test fails: a missing server is never a skipped test.
+//!
+//! Every store gets tables of its own under a fresh prefix; [`strict_store`] also sets the
+//! proxy's model for that prefix, so a test can turn on index lag or tighter rates for itself.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -41,7 +46,8 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-/// Starts the moto server on a free loopback port, tied to this process's life by a shell watchdog.
+/// Starts moto and the strict proxy in front of it on free loopback ports, tied to this process's
+/// life by a shell watchdog; the proxy's endpoint.
 fn start_moto() -> String {
     let repository = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let port = TcpListener::bind("127.0.0.1:0")
@@ -56,9 +62,16 @@ fn start_moto() -> String {
             "python3".into()
         }
     });
+    let proxy_port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
     let watchdog = format!(
         "{python} {repository}/infra/scripts/moto_server.py -H 127.0.0.1 -p {port} >/dev/null 2>&1 & server=$!; \
-         while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 1; done; kill $server 2>/dev/null",
+         {python} {repository}/infra/scripts/strict_dynamodb.py --listen 127.0.0.1:{proxy_port} \
+           --upstream http://127.0.0.1:{port} --txn-hold-ms 20 >/dev/null 2>&1 & proxy=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null && kill -0 $proxy 2>/dev/null; \
+           do sleep 1; done; kill $server $proxy 2>/dev/null",
         parent = std::process::id()
     );
     let watchdog = Command::new("sh")
@@ -76,7 +89,11 @@ fn start_moto() -> String {
              DYNAMODB_ENDPOINT to a running DynamoDB-protocol server."
         );
     }
-    format!("http://{address}")
+    let proxy = SocketAddr::from(([127, 0, 0, 1], proxy_port));
+    if wait_until_listening(proxy, Duration::from_secs(60)).is_none() {
+        panic!("the strict DynamoDB proxy did not start on {proxy} with {python}");
+    }
+    format!("http://{proxy}")
 }
 
 fn wait_until_listening(address: SocketAddr, patience: Duration) -> Option<()> {
@@ -106,9 +123,96 @@ fn config(http_client: SharedHttpClient) -> aws_sdk_dynamodb::config::Builder {
         .http_client(http_client)
 }
 
-/// A store on tables of its own (a fresh, unique prefix), so tests run in parallel untouched.
+/// A store on tables of its own (a fresh, unique prefix), so tests run in parallel untouched,
+/// under the proxy's default model: conflicts, throttling at AWS's per-key rates and hard limits
+/// on, indexes consistent.
 pub async fn fresh_store() -> DynamoStore {
     store_on(client()).await
+}
+
+/// What the strict proxy models for one store's tables (`POST /strict/config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrictModel {
+    /// Each write reaches the indexes up to this many milliseconds late (0: at once).
+    pub gsi_lag_ms: u64,
+    pub conflicts: bool,
+    pub throttle: bool,
+    pub limits: bool,
+    /// A transaction holds its items for a random time up to this long, its execution time on
+    /// AWS (some 10 to 30 ms), before it is applied: concurrent ones overlap as on AWS, though moto
+    /// serves one request at a time. The default of every store is 20.
+    pub txn_hold_ms: u64,
+    /// Write and read units per second per partition key.
+    pub wcu_per_key: u64,
+    pub rcu_per_key: u64,
+}
+
+impl StrictModel {
+    /// AWS as a deployed stack meets it: every model on, indexes up to `gsi_lag_ms` behind.
+    pub fn aws(gsi_lag_ms: u64) -> Self {
+        StrictModel {
+            gsi_lag_ms,
+            conflicts: true,
+            throttle: true,
+            limits: true,
+            txn_hold_ms: 20,
+            wcu_per_key: 1000,
+            rcu_per_key: 3000,
+        }
+    }
+}
+
+/// A fresh store whose tables the proxy serves under `model`.
+pub async fn strict_store(model: StrictModel) -> DynamoStore {
+    crate::logs::capture();
+    let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+    let config = serde_json::json!({
+        "tablePrefix": prefix,
+        "gsiLagMs": model.gsi_lag_ms,
+        "conflicts": model.conflicts,
+        "throttle": model.throttle,
+        "limits": model.limits,
+        "txnHoldMs": model.txn_hold_ms,
+        "wcuPerKey": model.wcu_per_key,
+        "rcuPerKey": model.rcu_per_key,
+    });
+    let answer = proxy_call("POST", "/strict/config", Some(&config.to_string()));
+    assert_eq!(answer["ok"], true, "the strict proxy took the model: {answer}");
+    let names = TableNames::with_prefix(&prefix);
+    create_tables(&client(), &names)
+        .await
+        .expect("tables are created on the test server");
+    DynamoStore::new(client(), names)
+}
+
+/// What the strict proxy has counted since it started or was last reset (`GET /strict/stats`):
+/// conflicts, throttling, index lag hidden, the largest rate on one key.
+pub fn proxy_stats() -> serde_json::Value {
+    proxy_call("GET", "/strict/stats", None)
+}
+
+/// Zeroes the strict proxy's counters.
+pub fn reset_proxy_stats() {
+    proxy_call("POST", "/strict/stats/reset", None);
+}
+
+/// One call to the proxy's control API: plain HTTP/1.1 on loopback, the JSON answer.
+fn proxy_call(method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let address = endpoint().trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(address).expect("the strict proxy answers");
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("a request to the strict proxy");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("the strict proxy's answer");
+    let json = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("the strict proxy answered {answer:?}: {e}"))
 }
 
 /// A fresh store whose requests pass through `faults`, with the service's retry policy (standard

@@ -43,6 +43,41 @@ pub fn ws_event(name: &str) -> ApiGatewayWebsocketProxyRequest {
     serde_json::from_str(&fixture_json(name)).unwrap_or_else(|e| panic!("events/{name} is not a WebSocket event: {e}"))
 }
 
+/// A WebSocket event on `connection_id` from a client at a documentation address: `query` is the
+/// `$connect` query (`token`, `deviceId`), `body` a message's text.
+pub fn ws_event_on(connection_id: &str, query: &[(&str, &str)], body: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
+    crate::logs::capture();
+    let mut event = ApiGatewayWebsocketProxyRequest::default();
+    event.request_context.connection_id = Some(connection_id.to_owned());
+    event.request_context.identity.source_ip = Some("198.51.100.7".into());
+    event.query_string_parameters = query
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect::<std::collections::HashMap<String, String>>()
+        .into();
+    event.body = body.map(str::to_owned);
+    event
+}
+
+/// A `POST .../off` request as API Gateway hands it to the handler: `token` as the bearer, `body`
+/// as the JSON body.
+pub fn offline_request(token: &str, body: &str) -> Request {
+    use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+    crate::logs::capture();
+    let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
+    *request.method_mut() = lambda_http::http::Method::POST;
+    *request.uri_mut() = format!("https://api.example.com{}/off", message_center::api::BASE_PATH)
+        .parse()
+        .expect("a valid URI");
+    let headers = request.headers_mut();
+    headers.insert(
+        AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    headers.insert(CONTENT_TYPE, "application/json".parse().expect("a header value"));
+    request
+}
+
 /// Every fixture file name, sorted.
 pub fn all_fixtures() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(events_dir())

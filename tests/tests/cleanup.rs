@@ -10,7 +10,7 @@ use message_center::api::App;
 use message_center::auth::{TenantScope, TokenHash};
 use message_center::cleanup::{run_cleanup, CleanupReport, CleanupSettings, CleanupTrigger};
 use message_center::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
-use message_center::store::{MemoryStore, Opened, SessionCounts, Store};
+use message_center::store::{Opened, SessionCounts, Store};
 use message_center_tests::fixtures::{at, ended, online, token};
 use message_center_tests::gateway::RecordingGateway;
 use tokio_tungstenite::tungstenite::Message;
@@ -70,6 +70,7 @@ async fn what_a_run_ends_deletes_and_keeps(store: Arc<dyn Store>) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
+        settings: Default::default(),
     };
 
     let report = run_cleanup(&app, &SETTINGS, at(0), far_future()).await.unwrap();
@@ -166,6 +167,7 @@ fn app_over(store: Arc<dyn Store>) -> App {
     App {
         store,
         gateway: Arc::new(RecordingGateway::default()),
+        settings: Default::default(),
     }
 }
 
@@ -308,28 +310,7 @@ fn the_scheduled_and_on_demand_events_are_accepted() {
     );
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(super::MemoryStore::new())).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+message_center_tests::on_both_stores!(
     what_a_run_ends_deletes_and_keeps,
     a_backlog_is_finished_over_several_runs,
     two_runs_at_once_never_double_count,

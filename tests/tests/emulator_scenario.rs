@@ -76,6 +76,7 @@ async fn the_scenario_holds(store: Arc<dyn Store>) {
     let app = App {
         store,
         gateway: Arc::new(RecordingGateway::with_live(Vec::<String>::new())),
+        settings: Default::default(),
     };
     for step in scenario() {
         let answered = run(&app, &step).await;

@@ -237,6 +237,7 @@ async fn a_day_under_faults(per_mille: u64, kinds: &[Fault], seed: u64) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
+        settings: Default::default(),
     };
     let outcomes = tokio::sync::Mutex::new(Outcomes::default());
     faults.inject(per_mille, kinds, &[]);
@@ -335,6 +336,7 @@ async fn a_day_under_faults(per_mille: u64, kinds: &[Fault], seed: u64) {
     let app_without_faults = App {
         store: store.clone(),
         gateway,
+        settings: Default::default(),
     };
     let settings = message_center::cleanup::CleanupSettings {
         stale_after_secs: 0,
@@ -400,6 +402,7 @@ async fn exhausted_retries_are_a_503_and_the_repeat_completes() {
         let app = App {
             store: store.clone(),
             gateway: Arc::new(RecordingGateway::default()),
+            settings: Default::default(),
         };
         let off = || {
             off_request(
@@ -507,6 +510,7 @@ async fn gone_connections_do_not_fail_a_forced_offline() {
     let app = App {
         store: store.clone(),
         gateway,
+        settings: Default::default(),
     };
     let (done, _) = until_done(&app, Endpoint::Offline, || {
         off_request(

@@ -31,6 +31,7 @@ async fn seeded(store: Arc<dyn Store>) -> Seeded {
         app: App {
             store,
             gateway: gateway.clone(),
+            settings: Default::default(),
         },
         gateway,
         sessions,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body as EventBody;
 use lambda_http::{Body, Request};
-use message_center::api::{handle, App, Endpoint, BASE_PATH};
+use message_center::api::{handle, App, Endpoint, Settings, BASE_PATH};
 use message_center::domain::Timestamp;
 use message_center::realtime::{self, WsRoute};
 use message_center::store::{MemoryStore, Store};
@@ -69,6 +69,8 @@ async fn demo_app() -> App {
     App {
         store: store as Arc<dyn Store>,
         gateway: Arc::new(RecordingGateway::default()),
+        // The properties connect the demo users far more than 30 times a minute.
+        settings: Settings::unlimited(),
     }
 }
 

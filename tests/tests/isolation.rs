@@ -390,6 +390,7 @@ impl World {
             app: App {
                 store,
                 gateway: gateway.clone(),
+                settings: Default::default(),
             },
             gateway,
             sessions,

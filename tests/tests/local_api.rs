@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use local_api::demo;
+use message_center::cors::CorsPolicy;
 use message_center::domain::Timestamp;
 use message_center::store::{MemoryStore, Store};
 use serde_json::{json, Value};
@@ -23,6 +24,71 @@ impl Server {
         Server {
             base_url: format!("http://{address}"),
         }
+    }
+
+    /// The server as `local-api` runs with `CORS_ALLOWED_ORIGINS=<allowed>`.
+    async fn start_with_cors(store: Arc<dyn Store>, allowed: &str) -> Server {
+        demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let cors = CorsPolicy::from_list(allowed).unwrap();
+        tokio::spawn(local_api::serve_with_cors(
+            listener,
+            store,
+            None,
+            cors,
+            std::future::pending(),
+        ));
+        Server {
+            base_url: format!("http://{address}"),
+        }
+    }
+
+    /// `(status, CORS headers, body)` of a request with these headers, as a browser sends it; the
+    /// CORS headers are every `access-control-*` and `vary` header, in order, names lower case.
+    async fn browser(
+        &self,
+        method: &'static str,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        body: Option<String>,
+    ) -> (u16, Vec<(String, String)>, String) {
+        let url = format!("{}{path}", self.base_url);
+        let headers: Vec<(&'static str, String)> = headers.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let mut response = match method {
+                "OPTIONS" | "GET" => {
+                    let mut request = if method == "GET" {
+                        agent.get(&url)
+                    } else {
+                        agent.options(&url)
+                    };
+                    for (name, value) in &headers {
+                        request = request.header(*name, value);
+                    }
+                    request.call()
+                }
+                _ => {
+                    let mut request = agent.post(&url).header("Content-Type", "application/json");
+                    for (name, value) in &headers {
+                        request = request.header(*name, value);
+                    }
+                    request.send(body.unwrap_or_default())
+                }
+            }
+            .expect("the local API answers");
+            let cors = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| name.as_str().starts_with("access-control-") || name.as_str() == "vary")
+                .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap().to_owned()))
+                .collect();
+            let text = response.body_mut().read_to_string().unwrap();
+            (response.status().as_u16(), cors, text)
+        })
+        .await
+        .unwrap()
     }
 
     /// `(status, WWW-Authenticate, body)` of a request; `body` is sent as JSON when given.
@@ -253,6 +319,212 @@ async fn page_tokens_walk_a_listing(store: Arc<dyn Store>) {
     assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("pageNo")));
 }
 
+const CONSOLE: &str = "https://console.example.com";
+const DEV: &str = "http://localhost:5173";
+
+fn pairs(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// The contract's CORS rule as a browser on another origin meets it, with
+/// `CORS_ALLOWED_ORIGINS` naming two origins: a preflight from one is a 204 naming the methods and
+/// headers; every answer to one, errors included, names it back; another origin, or no `Origin`,
+/// gets no CORS header at all, and neither does the WebSocket route.
+async fn cors_for_the_allowed_origins(store: Arc<dyn Store>) {
+    let server = Server::start_with_cors(store, &format!(" {CONSOLE}, {DEV} ")).await;
+    let bearer = format!("Bearer {ADMIN_1}");
+    let off = format!("{BASE}/off");
+    let kick = json!({"receiveObjectType": "USER", "receiveObjectIds": ["1002"]}).to_string();
+
+    for (origin, path, method, asked_headers) in [
+        (DEV, BASE, "GET", "authorization"),
+        (CONSOLE, off.as_str(), "POST", "authorization, content-type"),
+        (DEV, "/api/v1/nowhere", "GET", "authorization"),
+    ] {
+        let (status, cors, body) = server
+            .browser(
+                "OPTIONS",
+                path,
+                &[
+                    ("Origin", origin),
+                    ("Access-Control-Request-Method", method),
+                    ("Access-Control-Request-Headers", asked_headers),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 204, "preflight of {method} {path}");
+        assert_eq!(
+            cors,
+            pairs(&[
+                ("access-control-allow-origin", origin),
+                ("access-control-allow-methods", "GET, POST, OPTIONS"),
+                ("access-control-allow-headers", "authorization, content-type"),
+                ("access-control-max-age", "600"),
+                ("vary", "Origin"),
+            ]),
+            "preflight of {method} {path}"
+        );
+        assert_eq!(body, "");
+    }
+
+    let names_dev = pairs(&[("access-control-allow-origin", DEV), ("vary", "Origin")]);
+    let (status, cors, body) = server
+        .browser(
+            "GET",
+            &format!("{BASE}?pageSize=2"),
+            &[("Origin", DEV), ("Authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!((status, parse(&body)["code"].as_str()), (200, Some("S")));
+    assert_eq!(cors, names_dev, "GET list");
+
+    let (status, cors, body) = server.browser("GET", BASE, &[("Origin", DEV)], None).await;
+    assert_eq!(
+        (status, parse(&body)["ext"]["eKey"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(cors, names_dev, "the 401 envelope of GET list");
+
+    let (status, cors, body) = server
+        .browser(
+            "POST",
+            &off,
+            &[("Origin", DEV), ("Authorization", &bearer)],
+            Some(kick.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(parse(&body)["data"]["users"], 1);
+    assert_eq!(cors, names_dev, "POST off");
+
+    let (status, cors, body) = server
+        .browser("POST", &off, &[("Origin", CONSOLE)], Some(kick.clone()))
+        .await;
+    assert_eq!(
+        (status, parse(&body)["ext"]["eKey"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert_eq!(
+        cors,
+        pairs(&[("access-control-allow-origin", CONSOLE), ("vary", "Origin")]),
+        "the 401 envelope of POST off"
+    );
+
+    let (status, cors, body) = server
+        .browser(
+            "GET",
+            "/api/v1/nowhere",
+            &[("Origin", DEV), ("Authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!((status, parse(&body)["ext"]["eKey"].as_str()), (404, Some("not_found")));
+    assert_eq!(cors, names_dev, "the 404 envelope of a route that does not exist");
+
+    // Other origins, close to the allowed ones, and requests without Origin: no CORS header.
+    for origin in [
+        "https://evil.example",
+        "http://localhost:5174",
+        "https://localhost:5173",
+        "http://console.example.com",
+        "null",
+    ] {
+        let (status, cors, body) = server
+            .browser(
+                "OPTIONS",
+                BASE,
+                &[
+                    ("Origin", origin),
+                    ("Access-Control-Request-Method", "GET"),
+                    ("Access-Control-Request-Headers", "authorization"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, cors, body),
+            (204, vec![], String::new()),
+            "preflight from {origin}"
+        );
+
+        let (status, cors, _) = server
+            .browser("GET", BASE, &[("Origin", origin), ("Authorization", &bearer)], None)
+            .await;
+        assert_eq!((status, cors), (200, vec![]), "GET list from {origin}");
+
+        let (status, cors, _) = server
+            .browser("POST", &off, &[("Origin", origin)], Some(kick.clone()))
+            .await;
+        assert_eq!((status, cors), (401, vec![]), "POST off from {origin}");
+    }
+    let (status, cors, _) = server.browser("GET", BASE, &[("Authorization", &bearer)], None).await;
+    assert_eq!((status, cors), (200, vec![]), "no Origin");
+    let (status, cors, _) = server.browser("GET", BASE, &[], None).await;
+    assert_eq!((status, cors), (401, vec![]), "no Origin, no token");
+
+    // The WebSocket route is not the HTTP API: no CORS there.
+    let (_, cors, _) = server.browser("GET", "/ws", &[("Origin", DEV)], None).await;
+    assert_eq!(cors, vec![], "the WebSocket route");
+}
+
+/// Without `CORS_ALLOWED_ORIGINS` no origin gets a CORS header: a preflight is an `OPTIONS`
+/// request like any other (a 404 in the envelope, as no route takes `OPTIONS`).
+async fn no_cors_without_allowed_origins(store: Arc<dyn Store>) {
+    let server = Server::start(store).await;
+    let bearer = format!("Bearer {ADMIN_1}");
+    for origin in [DEV, CONSOLE, "https://evil.example"] {
+        let (status, cors, body) = server
+            .browser(
+                "OPTIONS",
+                BASE,
+                &[("Origin", origin), ("Access-Control-Request-Method", "GET")],
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, cors, parse(&body)["ext"]["eKey"].as_str()),
+            (404, vec![], Some("not_found")),
+            "preflight from {origin}"
+        );
+        let (status, cors, _) = server
+            .browser("GET", BASE, &[("Origin", origin), ("Authorization", &bearer)], None)
+            .await;
+        assert_eq!((status, cors), (200, vec![]), "GET list from {origin}");
+        let (status, cors, _) = server.browser("GET", BASE, &[("Origin", origin)], None).await;
+        assert_eq!((status, cors), (401, vec![]), "401 to {origin}");
+        let (status, cors, _) = server
+            .browser("POST", &format!("{BASE}/off"), &[("Origin", origin)], Some("{}".into()))
+            .await;
+        assert_eq!((status, cors), (401, vec![]), "POST off from {origin}");
+    }
+}
+
+#[tokio::test]
+async fn cors_for_the_allowed_origins_on_memory() {
+    cors_for_the_allowed_origins(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn cors_for_the_allowed_origins_on_dynamodb() {
+    cors_for_the_allowed_origins(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
+
+#[tokio::test]
+async fn no_cors_without_allowed_origins_on_memory() {
+    no_cors_without_allowed_origins(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn no_cors_without_allowed_origins_on_dynamodb() {
+    no_cors_without_allowed_origins(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
+}
+
 #[tokio::test]
 async fn page_tokens_walk_a_listing_on_memory() {
     page_tokens_walk_a_listing(Arc::new(MemoryStore::new())).await;
@@ -295,6 +567,7 @@ async fn a_failing_store_is_a_500_that_leaks_nothing() {
     let app = message_center::api::App {
         store: Arc::new(store),
         gateway: Arc::new(message_center::gateway::NoConnections),
+        settings: Default::default(),
     };
     let request = lambda_http::http::Request::builder()
         .uri(BASE)

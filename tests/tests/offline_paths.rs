@@ -79,6 +79,7 @@ async fn both_paths_agree(store: Arc<dyn Store>) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
+        settings: Default::default(),
     };
 
     let one_by_one = force_users_offline(&app, 1, &[1003]).await;

@@ -103,6 +103,7 @@ async fn no_token_in_logs(store: Arc<dyn Store>, faults: Option<Arc<Faults>>) {
     let app = App {
         store,
         gateway: Arc::new(RecordingGateway::default()),
+        settings: Default::default(),
     };
     let before = captured().len();
     if let Some(faults) = &faults {

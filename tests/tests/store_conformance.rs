@@ -10,13 +10,21 @@ use message_center::domain::{
     select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, TenantId, UserId,
 };
 use message_center::query::{parse_session_query, ListMode};
-use message_center::store::{Opened, SessionCounts, Store, TenantOffline, UserRef};
+use message_center::store::{ConnectCheck, Opened, SessionCounts, Store, TenantOffline, UserRef};
 use message_center_tests::fixtures::{at, ended, online, token};
 
 fn user(tenant: i64, user: i64) -> UserRef {
     UserRef {
         user_id: UserId(user),
         tenant_id: TenantId(tenant),
+    }
+}
+
+/// What a `$connect` with `hash` checks, with no connect rate.
+fn check(hash: &TokenHash) -> ConnectCheck {
+    ConnectCheck {
+        token: hash.clone(),
+        per_minute: None,
     }
 }
 
@@ -116,19 +124,25 @@ pub async fn no_session_is_opened_on_a_revoked_token(store: &dyn Store) {
     store.put_token(&record).await.unwrap();
     let first = online(1, 1001, "Ada", at(-60));
     assert_eq!(
-        store.open_session(&first, Some(&record.hash)).await.unwrap(),
+        store.open_session(&first, Some(&check(&record.hash))).await.unwrap(),
         Opened::Recorded
     );
 
     store.revoke_user_tokens(&[user(1, 1001)], at(-30)).await.unwrap();
     let overtaken = online(1, 1001, "Ada", at(-10));
     assert_eq!(
-        store.open_session(&overtaken, Some(&record.hash)).await.unwrap(),
+        store
+            .open_session(&overtaken, Some(&check(&record.hash)))
+            .await
+            .unwrap(),
         Opened::TokenRevoked
     );
     let never_issued = TokenHash::of("never-issued");
     assert_eq!(
-        store.open_session(&overtaken, Some(&never_issued)).await.unwrap(),
+        store
+            .open_session(&overtaken, Some(&check(&never_issued)))
+            .await
+            .unwrap(),
         Opened::TokenRevoked
     );
     assert_eq!(counts(store, tenant).await, (1, 1), "nothing written");
@@ -136,7 +150,7 @@ pub async fn no_session_is_opened_on_a_revoked_token(store: &dyn Store) {
     on_a_known_connection.connection_id = first.connection_id.clone();
     assert_eq!(
         store
-            .open_session(&on_a_known_connection, Some(&record.hash))
+            .open_session(&on_a_known_connection, Some(&check(&record.hash)))
             .await
             .unwrap(),
         Opened::TokenRevoked,
@@ -201,8 +215,9 @@ pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(touched.last_seen_date, at(-10));
-    assert_eq!(touched.id, session.id);
+    assert_eq!(touched.session.last_seen_date, at(-10));
+    assert_eq!(touched.session.id, session.id);
+    assert_eq!(touched.token, None, "opened without a token, bound to none");
     assert_eq!(store.touch_connection("never-seen", at(0)).await.unwrap(), None);
     store
         .close_connection(&session.connection_id, at(0), OfflineReason::Disconnected)
@@ -672,6 +687,179 @@ pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn S
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(7))).await, (230, 0));
 }
 
+pub async fn a_session_keeps_the_token_it_was_opened_with(store: &dyn Store) {
+    let record = token("bound-token-5b8e", 1, 1001, &[], false);
+    store.put_token(&record).await.unwrap();
+    let bound = online(1, 1001, "Ada", at(-60));
+    assert_eq!(
+        store.open_session(&bound, Some(&check(&record.hash))).await.unwrap(),
+        Opened::Recorded
+    );
+    let touched = store
+        .touch_connection(&bound.connection_id, at(-1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.token, Some(record.hash.clone()));
+    assert_eq!(touched.session.id, bound.id);
+
+    let unknown = TokenHash::of("not-stored-9d1c");
+    let found = store
+        .tokens(&[record.hash.clone(), unknown, record.hash.clone()])
+        .await
+        .unwrap();
+    assert_eq!(found, vec![record], "existing tokens only, each once");
+}
+
+pub async fn a_user_opens_at_most_its_rate_of_sessions_a_minute(store: &dyn Store) {
+    let tenant = TenantScope::Tenant(TenantId(1));
+    let record = token("rate-token-7c2d", 1, 1001, &[], false);
+    let other = token("rate-token-other-31aa", 1, 1002, &[], false);
+    store.put_token(&record).await.unwrap();
+    store.put_token(&other).await.unwrap();
+    let limited = |hash: &TokenHash| ConnectCheck {
+        token: hash.clone(),
+        per_minute: Some(3),
+    };
+    // `at(0)` starts a minute: all of these fall in it.
+    for second in 0..3 {
+        let session = online(1, 1001, "Ada", at(second));
+        assert_eq!(
+            store
+                .open_session(&session, Some(&limited(&record.hash)))
+                .await
+                .unwrap(),
+            Opened::Recorded
+        );
+    }
+    let fourth = online(1, 1001, "Ada", at(30));
+    assert_eq!(
+        store.open_session(&fourth, Some(&limited(&record.hash))).await.unwrap(),
+        Opened::RateLimited
+    );
+    assert_eq!(counts(store, tenant).await, (3, 3), "a refused connect records nothing");
+    let neighbour = online(1, 1002, "Bob", at(30));
+    assert_eq!(
+        store
+            .open_session(&neighbour, Some(&limited(&other.hash)))
+            .await
+            .unwrap(),
+        Opened::Recorded,
+        "the limit is per user"
+    );
+    let mut next_minute = online(1, 1001, "Ada", at(61));
+    next_minute.connection_id = fourth.connection_id.clone();
+    assert_eq!(
+        store
+            .open_session(&next_minute, Some(&limited(&record.hash)))
+            .await
+            .unwrap(),
+        Opened::Recorded,
+        "a new minute, and the refused connection id was left unknown"
+    );
+    assert_eq!(counts(store, tenant).await, (5, 5));
+}
+
+pub async fn ending_sessions_ends_each_once_with_its_reason(store: &dyn Store) {
+    let a = online(1, 1001, "Ada", at(-60));
+    let b = online(2, 2001, "Bea", at(-50));
+    let gone = ended(1, 1002, "Cy", at(-40), 5, OfflineReason::Disconnected);
+    open_all(store, &[a.clone(), b.clone(), gone.clone()]).await;
+    let ended_now = store
+        .end_sessions(&[a.clone(), b.clone(), gone], at(0), OfflineReason::Expired)
+        .await
+        .unwrap();
+    let mut ended_ids = ids(&ended_now);
+    ended_ids.sort();
+    assert_eq!(ended_ids, vec![a.id, b.id]);
+    assert!(ended_now
+        .iter()
+        .all(|s| s.offline_reason == Some(OfflineReason::Expired) && s.offline_date == Some(at(0))));
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (2, 0));
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(2))).await, (1, 0));
+    assert_eq!(counts(store, TenantScope::All).await, (3, 0));
+    assert!(
+        store
+            .end_sessions(&[a, b], at(5), OfflineReason::Forced)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a repeat ends nothing"
+    );
+}
+
+pub async fn a_sweep_sees_every_online_session_once(store: &dyn Store) {
+    let record = token("sweep-token-0e4a", 3, 3001, &[], false);
+    store.put_token(&record).await.unwrap();
+    let mut online_ids = Vec::new();
+    for n in 0..7 {
+        let session = online(3 + n % 2, 3001 + n, "Sweep", at(-100 + n));
+        let opened = store.open_session(&session, Some(&check(&record.hash))).await.unwrap();
+        assert_eq!(opened, Opened::Recorded);
+        online_ids.push(session.id);
+    }
+    open_all(store, &[ended(3, 3100, "Gone", at(-90), 5, OfflineReason::Stale)]).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let page = store.online_sessions_page(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.sessions.len() <= 2);
+        for bound in page.sessions {
+            assert_eq!(bound.token.as_ref(), Some(&record.hash));
+            seen.push(bound.session.id);
+        }
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(cursor.is_none(), "the sweep ends");
+    seen.sort();
+    online_ids.sort();
+    assert_eq!(seen, online_ids, "every online session once, no ended one");
+}
+
+/// A user id is the identity service's, and two tenants may both know one: each tenant's admin
+/// reaches its own user, a platform caller reaches both. (The DynamoDB store once took the tenant
+/// of the user's oldest session only, so one tenant's admin skipped the user.)
+pub async fn a_user_id_known_in_two_tenants_is_two_users(store: &dyn Store) {
+    // Tenant 2's session is the older one.
+    open_all(
+        store,
+        &[online(2, 5005, "Twin B", at(-600)), online(1, 5005, "Twin A", at(-60))],
+    )
+    .await;
+    // User 6006 has a token in tenant 2 and a session in tenant 1.
+    store
+        .put_token(&token("twin-token-2f9b", 2, 6006, &[], false))
+        .await
+        .unwrap();
+    open_all(store, &[online(1, 6006, "Other twin", at(-30))]).await;
+
+    let ids = [UserId(5005), UserId(6006), UserId(7007)];
+    assert_eq!(
+        store.find_users(TenantScope::Tenant(TenantId(1)), &ids).await.unwrap(),
+        vec![user(1, 5005), user(1, 6006)]
+    );
+    assert_eq!(
+        store.find_users(TenantScope::Tenant(TenantId(2)), &ids).await.unwrap(),
+        vec![user(2, 5005), user(2, 6006)]
+    );
+    let mut everywhere = store.find_users(TenantScope::All, &ids).await.unwrap();
+    everywhere.sort();
+    assert_eq!(
+        everywhere,
+        vec![user(1, 5005), user(2, 5005), user(1, 6006), user(2, 6006)]
+    );
+    let ended_now = store
+        .end_user_sessions(&[user(1, 5005)], at(0), OfflineReason::Forced)
+        .await
+        .unwrap();
+    assert_eq!(ended_now.len(), 1);
+    assert_eq!(ended_now[0].tenant_id, TenantId(1), "tenant 2's twin stays online");
+    assert_eq!(counts(store, TenantScope::Tenant(TenantId(2))).await, (1, 1));
+}
+
 macro_rules! conformance {
     ($store:ident, $make:expr, [$($case:ident),* $(,)?]) => {
         mod $store {
@@ -710,4 +898,9 @@ for_both_stores!(
     ending_many_sessions_of_one_tenant_spans_transactions,
     forcing_a_tenant_offline_reaches_its_users_once,
     forcing_some_users_of_a_tenant_offline_reaches_only_them,
+    a_session_keeps_the_token_it_was_opened_with,
+    a_user_opens_at_most_its_rate_of_sessions_a_minute,
+    ending_sessions_ends_each_once_with_its_reason,
+    a_sweep_sees_every_online_session_once,
+    a_user_id_known_in_two_tenants_is_two_users,
 );

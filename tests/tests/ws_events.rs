@@ -33,6 +33,7 @@ async fn the_fixtures_in_order(store: Arc<dyn Store>) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
+        settings: Default::default(),
     };
     let tenant_1 = TenantScope::Tenant(TenantId(1));
     let before = store.session_counts(tenant_1).await.unwrap();

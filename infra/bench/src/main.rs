@@ -87,6 +87,7 @@ async fn cleanup_cost(total: usize, stale: usize) {
     let app = App {
         store: Arc::new(store.clone()),
         gateway: Arc::new(NoConnections),
+        settings: Default::default(),
     };
     let before = store.usage();
     let report = run_cleanup(
@@ -251,6 +252,7 @@ async fn off_cost(users: usize) {
     let app = App {
         store: Arc::new(store.clone()),
         gateway: Arc::new(NoConnections),
+        settings: Default::default(),
     };
     let ids = |from: usize, count: usize| {
         (from..from + count)

@@ -1,7 +1,8 @@
 //! The local API: every route of the service in one process on 127.0.0.1, each answered by the
 //! same handler the Lambda function runs (`message_center::api::handle` for HTTP,
 //! `message_center::realtime::handle` for the WebSocket at `/ws`), so what works here works there.
-//! The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
+//! The HTTP routes answer browsers of other origins by `message_center::cors`, as API Gateway's
+//! CORS configuration does. The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
 
 pub mod demo;
 pub mod tokens_file;
@@ -12,12 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use lambda_http::RequestExt;
 use message_center::api::{self, App, Endpoint, BASE_PATH};
 use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::cors::{CorsAnswer, CorsPolicy, CorsRequest, PREFLIGHT_STATUS};
 use message_center::domain::Timestamp;
 use message_center::envelope::failure;
 use message_center::store::Store;
@@ -35,6 +39,7 @@ pub fn local_app(store: Arc<dyn Store>) -> (App, Arc<LocalConnections>) {
         App {
             store,
             gateway: connections.clone(),
+            settings: message_center::api::Settings::from_env(),
         },
         connections,
     )
@@ -48,16 +53,27 @@ pub struct CleanupSchedule {
 }
 
 /// Serves every route on `listener` until `shutdown` completes, running the cleanup on its
-/// schedule when there is one.
+/// schedule when there is one; no origin is allowed CORS (see [`serve_with_cors`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
     cleanup: Option<CleanupSchedule>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_cors(listener, store, cleanup, CorsPolicy::none(), shutdown).await
+}
+
+/// [`serve`], with the HTTP routes answering CORS for the origins `cors` allows.
+pub async fn serve_with_cors(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    cleanup: Option<CleanupSchedule>,
+    cors: CorsPolicy,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (app, connections) = local_app(store);
     let timer = cleanup.map(|schedule| tokio::spawn(run_cleanup_every(app.clone(), schedule)));
-    let service = router(app, connections).into_make_service_with_connect_info::<SocketAddr>();
+    let service = router(app, connections, cors).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     if let Some(timer) = timer {
         timer.abort();
@@ -80,12 +96,17 @@ async fn run_cleanup_every(app: App, schedule: CleanupSchedule) {
     }
 }
 
-/// The routes, as `template.yaml` declares them for API Gateway, and the WebSocket at `/ws`.
-pub fn router(app: App, connections: Arc<LocalConnections>) -> Router {
-    let ws = Router::new().route("/ws", get(websocket::upgrade)).with_state(WsState {
-        app: app.clone(),
-        connections,
-    });
+/// The routes, as `template.yaml` declares them for API Gateway, answering CORS by `cors`, and the
+/// WebSocket at `/ws` (a separate API on AWS, which has no CORS: browsers do not preflight a
+/// WebSocket).
+pub fn router(app: App, connections: Arc<LocalConnections>, cors: CorsPolicy) -> Router {
+    let ws = Router::new()
+        .route("/ws", get(websocket::upgrade))
+        .method_not_allowed_fallback(no_route)
+        .with_state(WsState {
+            app: app.clone(),
+            connections,
+        });
     let app = Arc::new(app);
     Router::new()
         .route(
@@ -108,10 +129,45 @@ pub fn router(app: App, connections: Arc<LocalConnections>) -> Router {
             }),
         )
         .route("/openapi.json", get(openapi))
-        .merge(ws)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .with_state(app)
+        // Last, so that it wraps the fallbacks too: a 404 to an allowed origin names it as well.
+        .layer(axum::middleware::from_fn_with_state(Arc::new(cors), answer_cors))
+        .merge(ws)
+}
+
+/// The CORS rule around the HTTP routes: a preflight is answered here, any other answer gets the
+/// headers `message_center::cors` says (none for an origin it does not allow).
+async fn answer_cors(State(cors): State<Arc<CorsPolicy>>, req: Request, next: Next) -> Response {
+    let answer = {
+        let header = |name: &str| req.headers().get(name).and_then(|value| value.to_str().ok());
+        cors.answer(&CorsRequest {
+            method: req.method().as_str(),
+            origin: header("origin"),
+            request_method: header("access-control-request-method"),
+        })
+    };
+    let (mut response, headers) = match answer {
+        CorsAnswer::Preflight(headers) => {
+            let status = StatusCode::from_u16(PREFLIGHT_STATUS).unwrap_or(StatusCode::NO_CONTENT);
+            (status.into_response(), headers)
+        }
+        CorsAnswer::Forward(headers) => (next.run(req).await, headers),
+    };
+    for (name, value) in headers {
+        // The allowed origin came from a header value, so it is one; the rest are constants.
+        let Ok(value) = HeaderValue::from_str(&value) else {
+            continue;
+        };
+        let name = HeaderName::from_static(name);
+        if name == axum::http::header::VARY {
+            response.headers_mut().append(name, value);
+        } else {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// Any other method or path: a 404 in the envelope, as API Gateway answers a route it does not

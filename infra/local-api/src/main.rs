@@ -9,6 +9,7 @@ use std::time::Duration;
 use local_api::{demo, tokens_file, CleanupSchedule};
 use message_center::api::BASE_PATH;
 use message_center::cleanup::CleanupSettings;
+use message_center::cors::CorsPolicy;
 use message_center::domain::Timestamp;
 use message_center::store::schema::ensure_tables;
 use message_center::store::{DynamoStore, MemoryStore, Store};
@@ -46,6 +47,11 @@ struct Args {
     /// Token records to load: a JSON array of {token, userId, tenantId, fullName, avatar?, permissions, platform, expiresAt?}.
     #[arg(long, env = "LOCAL_API_TOKENS")]
     tokens: Option<PathBuf>,
+    /// Origins a browser may call the HTTP API from (CORS), comma-separated, e.g.
+    /// `http://localhost:5173,https://app.example.com`; none by default (a page served by the API
+    /// itself is the same origin and needs none).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", hide_default_value = true, value_parser = CorsPolicy::from_list)]
+    cors_allowed_origins: CorsPolicy,
     /// Create the tables, load the demo data and any --tokens, then exit without serving: seeds a
     /// DynamoDB-protocol server for the function binaries (tests/lambda_emulator.sh).
     #[arg(long)]
@@ -60,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn Store> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Dynamodb => {
-            let store = DynamoStore::from_env();
+            let store = DynamoStore::from_env("local-api");
             ensure_tables(store.client(), store.tables()).await?;
             Arc::new(store)
         }
@@ -99,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..CleanupSettings::default()
         },
     });
-    local_api::serve(listener, store, cleanup, shutdown_signal()).await?;
+    local_api::serve_with_cors(listener, store, cleanup, args.cors_allowed_origins, shutdown_signal()).await?;
     println!("stopped");
     Ok(())
 }
@@ -120,5 +126,39 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `CORS_ALLOWED_ORIGINS`, or the flag over it, is the policy the API serves with; a list
+    /// that is not origins stops the start. The only test here that reads the environment.
+    #[test]
+    fn the_allowed_origins_come_from_the_variable_or_the_flag() {
+        std::env::remove_var("CORS_ALLOWED_ORIGINS");
+        assert!(Args::try_parse_from(["local-api"])
+            .unwrap()
+            .cors_allowed_origins
+            .is_empty());
+
+        std::env::set_var(
+            "CORS_ALLOWED_ORIGINS",
+            " http://localhost:5173 , https://app.example.com",
+        );
+        let policy = Args::try_parse_from(["local-api"]).unwrap().cors_allowed_origins;
+        assert!(policy.allows("http://localhost:5173") && policy.allows("https://app.example.com"));
+        assert_eq!(policy, CorsPolicy::from_env().unwrap());
+
+        let flag = Args::try_parse_from(["local-api", "--cors-allowed-origins", "https://other.example"])
+            .unwrap()
+            .cors_allowed_origins;
+        assert!(flag.allows("https://other.example") && !flag.allows("http://localhost:5173"));
+
+        std::env::set_var("CORS_ALLOWED_ORIGINS", "*");
+        let error = Args::try_parse_from(["local-api"]).unwrap_err().to_string();
+        assert!(error.contains("a wildcard is not supported"), "{error}");
+        std::env::remove_var("CORS_ALLOWED_ORIGINS");
     }
 }

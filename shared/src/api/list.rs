@@ -40,7 +40,11 @@ pub async fn list(app: &App, req: &Request, mode: ListMode) -> Outcome {
         _ => None,
     };
     let data = page_data(page.total, &page.sessions, query.info_scope)?;
-    Ok(Done { data, next_page_token })
+    Ok(Done {
+        data,
+        next_page_token,
+        unfinished: None,
+    })
 }
 
 /// A page's `data`: `total` and the sessions as `scope` shows them.

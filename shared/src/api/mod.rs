@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::value::RawValue;
 
 pub(crate) use crate::envelope::to_data;
-use crate::envelope::{failure, request_id, success_with_next_page};
+use crate::envelope::{failure, request_id, success_with_next_page, unfinished};
 use crate::error::ApiError;
 use crate::gateway::ConnectionGateway;
 use crate::query::ListMode;
@@ -25,6 +25,46 @@ use crate::store::Store;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub gateway: Arc<dyn ConnectionGateway>,
+    pub settings: Settings,
+}
+
+/// The handlers' configuration, read once at start ([`Settings::from_env`]); the default is the
+/// contract's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Sessions one user may open per UTC minute; `None`: no limit (`CONNECTS_PER_MINUTE`).
+    pub connects_per_minute: Option<u32>,
+}
+
+/// Sessions one user may open a minute, unless `CONNECTS_PER_MINUTE` says otherwise.
+pub const DEFAULT_CONNECTS_PER_MINUTE: u32 = 30;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            connects_per_minute: Some(DEFAULT_CONNECTS_PER_MINUTE),
+        }
+    }
+}
+
+impl Settings {
+    /// From the environment: `CONNECTS_PER_MINUTE` (`0` turns the limit off; unset or unreadable
+    /// keeps the default).
+    pub fn from_env() -> Self {
+        let connects_per_minute = match std::env::var("CONNECTS_PER_MINUTE").map(|v| v.trim().parse::<u32>()) {
+            Ok(Ok(0)) => None,
+            Ok(Ok(limit)) => Some(limit),
+            _ => Some(DEFAULT_CONNECTS_PER_MINUTE),
+        };
+        Settings { connects_per_minute }
+    }
+
+    /// No per-user connect limit: for suites that connect one user many times a minute on purpose.
+    pub fn unlimited() -> Self {
+        Settings {
+            connects_per_minute: None,
+        }
+    }
 }
 
 /// The HTTP endpoints.
@@ -40,6 +80,16 @@ pub enum Endpoint {
 pub const BASE_PATH: &str = "/api/v1/message/center/online";
 
 impl Endpoint {
+    /// The function (binary) that serves it.
+    pub fn function(self) -> &'static str {
+        match self {
+            Endpoint::List => "online-list",
+            Endpoint::Search => "online-search",
+            Endpoint::Detail => "online-detail",
+            Endpoint::Offline => "online-off",
+        }
+    }
+
     /// The route as API Gateway names it, for logs.
     pub fn route(self) -> &'static str {
         match self {
@@ -69,6 +119,11 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
         Err(ApiError::internal())
     });
     let response = match outcome {
+        Ok(Done {
+            data,
+            unfinished: Some(msg),
+            ..
+        }) => unfinished(&request_id, &data, &msg),
         Ok(done) => success_with_next_page(&request_id, &done.data, done.next_page_token.as_deref()),
         Err(error) => failure(&request_id, &error),
     };
@@ -90,6 +145,9 @@ pub type Outcome = Result<Done, ApiError>;
 pub struct Done {
     pub data: Box<RawValue>,
     pub next_page_token: Option<String>,
+    /// Set when the work stopped at its time budget ([`crate::budget`]): answered 202 with this
+    /// message, `data` saying what was done.
+    pub unfinished: Option<String>,
 }
 
 impl From<Box<RawValue>> for Done {
@@ -97,6 +155,7 @@ impl From<Box<RawValue>> for Done {
         Done {
             data,
             next_page_token: None,
+            unfinished: None,
         }
     }
 }

@@ -4,6 +4,11 @@
 //!
 //! A connection the gateway fails to close (other than one already gone) is logged and not
 //! counted; its session is already ended and its token revoked, and its next heartbeat closes it.
+//!
+//! The work has a time budget ([`Budget::for_offline`], inside API Gateway's 30 s): a target too
+//! large for it stops starting new batches, and the answer is a 202 whose `data` counts what was
+//! done and whose `msg` says to repeat the call, which, being idempotent, finishes the rest.
+//! Sessions whose tokens were already revoked end at their next heartbeat or cleanup meanwhile.
 
 use std::collections::BTreeSet;
 
@@ -12,6 +17,7 @@ use serde::Serialize;
 
 use super::{to_data, App, Done, Outcome};
 use crate::auth::{authenticate, Permission, TenantScope};
+use crate::budget::Budget;
 use crate::domain::{OfflineReason, TenantId, Timestamp, UserId};
 use crate::error::ApiError;
 use crate::gateway::{close_all, Notice};
@@ -38,8 +44,51 @@ pub async fn force_offline(app: &App, req: &Request) -> Outcome {
     let target = target(app, scope, &request).await?;
 
     let now = Timestamp::now();
+    let budget = Budget::for_offline();
+    let done = budget.run(force(app, scope, target, now)).await?;
+    let skipped_ids = match request.object_type {
+        ReceiveObjectType::User => {
+            let found: BTreeSet<i64> = done.users.iter().map(|u| u.user_id.get()).collect();
+            request
+                .ids
+                .iter()
+                .filter(|id| !found.contains(id))
+                .map(ToString::to_string)
+                .collect()
+        }
+        ReceiveObjectType::Tenant => Vec::new(),
+    };
+    let notice = Notice::forced_offline(now);
+    let connections = close_all(
+        app.gateway.as_ref(),
+        &done.ended,
+        request.broadcast.then_some(notice.as_str()),
+    )
+    .await;
+
+    let data = to_data(OfflineData {
+        users: done.users.len(),
+        sessions: done.ended.len(),
+        tokens: done.tokens,
+        connections,
+        skipped_ids,
+    })?;
+    Ok(Done {
+        unfinished: budget.was_cut().then(|| {
+            "Not finished within the time limit: data counts what was done. Repeat the same call \
+             (it is idempotent) to finish, with another token if yours was among those revoked; \
+             sessions whose tokens are already revoked end at their next heartbeat or cleanup \
+             meanwhile."
+                .to_owned()
+        }),
+        ..Done::from(data)
+    })
+}
+
+/// Revokes the targets' tokens and ends their online sessions, in the caller's scope.
+async fn force(app: &App, scope: TenantScope, target: Target, now: Timestamp) -> Result<TenantOffline, ApiError> {
     let reason = OfflineReason::Forced;
-    let done = match target {
+    Ok(match target {
         Target::Users(ids) => {
             let users = app.store.find_users(scope, &ids).await?;
             TenantOffline {
@@ -68,35 +117,7 @@ pub async fn force_offline(app: &App, req: &Request) -> Outcome {
             }
             all
         }
-    };
-    let skipped_ids = match request.object_type {
-        ReceiveObjectType::User => {
-            let found: BTreeSet<i64> = done.users.iter().map(|u| u.user_id.get()).collect();
-            request
-                .ids
-                .iter()
-                .filter(|id| !found.contains(id))
-                .map(ToString::to_string)
-                .collect()
-        }
-        ReceiveObjectType::Tenant => Vec::new(),
-    };
-    let notice = Notice::forced_offline(now);
-    let connections = close_all(
-        app.gateway.as_ref(),
-        &done.ended,
-        request.broadcast.then_some(notice.as_str()),
-    )
-    .await;
-
-    to_data(OfflineData {
-        users: done.users.len(),
-        sessions: done.ended.len(),
-        tokens: done.tokens,
-        connections,
-        skipped_ids,
     })
-    .map(Done::from)
 }
 
 /// At one `USER` id or more per this many online sessions of the tenant, one read of the

@@ -15,6 +15,9 @@ pub enum OfflineReason {
     Forced,
     /// No heartbeat within the stale period; ended by the scheduled cleanup.
     Stale,
+    /// Its token expired, or its record was deleted by the identity service: a session lives no
+    /// longer than its token (ended at its next heartbeat or by the cleanup).
+    Expired,
 }
 
 impl OfflineReason {
@@ -23,6 +26,7 @@ impl OfflineReason {
             OfflineReason::Disconnected => "DISCONNECTED",
             OfflineReason::Forced => "FORCED",
             OfflineReason::Stale => "STALE",
+            OfflineReason::Expired => "EXPIRED",
         }
     }
 
@@ -31,6 +35,7 @@ impl OfflineReason {
             "DISCONNECTED" => Some(OfflineReason::Disconnected),
             "FORCED" => Some(OfflineReason::Forced),
             "STALE" => Some(OfflineReason::Stale),
+            "EXPIRED" => Some(OfflineReason::Expired),
             _ => None,
         }
     }

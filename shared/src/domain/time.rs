@@ -40,6 +40,11 @@ impl Timestamp {
         self.0.div_euclid(1000)
     }
 
+    /// Whole minutes since the epoch (floor): the window of the per-user connect rate.
+    pub const fn epoch_minute(self) -> i64 {
+        self.0.div_euclid(60_000)
+    }
+
     pub fn plus_secs(self, secs: i64) -> Self {
         Timestamp(self.0.saturating_add(secs.saturating_mul(1000)))
     }

@@ -14,15 +14,18 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    Select, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use super::schema::{index, TableNames, SESSIONS_TTL_ATTRIBUTE};
-use super::{Opened, SessionCounts, Store, TenantOffline, UsageSnapshot, UserRef};
+use super::{
+    BoundSession, ConnectCheck, Opened, SessionCounts, Store, SweepPage, TenantOffline, UsageSnapshot, UserRef,
+};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
+use crate::budget::Budget;
 use crate::domain::{
     key_range, select_page, FilterKey, FilterOp, FilterValue, KeyRange, OfflineReason, Session, SessionId, SessionPage,
     SessionQuery, TenantId, Timestamp, UserId,
@@ -39,10 +42,22 @@ const QUERY_PAGE_ITEMS: usize = 1000;
 const BATCH_WRITE_ITEMS: usize = 25;
 /// Items in one TransactWriteItems call (DynamoDB allows 100 actions; one is the counter).
 const TRANSACTION_ITEMS: usize = 99;
-/// Transactions of one batch in flight at once, when they share no counter item.
+/// Transactions of one batch in flight at once (their counter changes go to shards drawn at
+/// random, so they seldom meet on one).
 const TRANSACTION_CONCURRENCY: usize = 4;
 /// Shards of the sparse cleanup indexes, so no index partition takes every write.
 const SHARDS: u32 = 4;
+/// Shards of each tenant's counters: every session start and end changes one, drawn at random,
+/// so a burst of connects into one tenant does not queue on one item (each transaction holding it
+/// cancels the others with `TransactionConflict`) nor on one partition key's write rate.
+const COUNTER_SHARDS: u32 = 32;
+/// Keys one BatchGetItem takes at most.
+const BATCH_GET_KEYS: usize = 100;
+/// Attempts at a transaction (or a single write) that meets a transaction conflict or throttling
+/// before the store answers [`StoreError::Unavailable`]: with the backoff below, about two seconds.
+const CONFLICT_ATTEMPTS: u32 = 10;
+/// Cancellation reasons and error codes after which a write is tried again.
+const CONFLICT_CODES: [&str; 2] = ["TransactionConflict", "TransactionConflictException"];
 /// Error codes that mean "throttled": retried by the SDK, then answered as 503.
 const THROTTLE_CODES: [&str; 4] = [
     "ProvisionedThroughputExceededException",
@@ -65,6 +80,23 @@ struct Write {
     /// the new session's id, or the [`write_mark`] an end or a revocation stores beside its time.
     /// Empty for a write that leaves nothing to recognise (a delete, a counter change).
     landed: Vec<(&'static str, AttributeValue)>,
+    /// For a counter change, the change itself: a retry draws another shard for it.
+    counter: Option<CounterChange>,
+}
+
+/// A change to one tenant's session counts.
+#[derive(Debug, Clone, Copy)]
+struct CounterChange {
+    tenant: TenantId,
+    sessions: i64,
+    online: i64,
+}
+
+/// What a transaction came to.
+enum Transacted {
+    Written,
+    /// A condition failed; nothing was written. The reasons line up with the writes.
+    Refused(Vec<CancellationReason>),
 }
 
 impl Write {
@@ -72,6 +104,7 @@ impl Write {
         Write {
             action,
             landed: Vec::new(),
+            counter: None,
         }
     }
 
@@ -143,9 +176,10 @@ impl DynamoStore {
         DynamoStore::new(Client::from_conf(builder.build()), TableNames::from_env())
     }
 
-    /// [`DynamoStore::from_config`] with the configuration from the environment.
-    pub fn from_env() -> Self {
-        Self::from_config(&crate::aws::sdk_config_from_env())
+    /// [`DynamoStore::from_config`] with the configuration from the environment, for the program
+    /// `app_name` ([`crate::aws::sdk_config_from_env`]).
+    pub fn from_env(app_name: &'static str) -> Self {
+        Self::from_config(&crate::aws::sdk_config_from_env(app_name))
     }
 
     pub fn client(&self) -> &Client {
@@ -162,7 +196,7 @@ impl DynamoStore {
     pub async fn import_sessions(&self, sessions: &[Session]) -> Result<(), StoreError> {
         let items: Vec<Item> = sessions
             .iter()
-            .flat_map(|session| [session_item(session), connection_item(session)])
+            .flat_map(|session| [session_item(session, None), connection_item(session)])
             .collect();
         let batches = items.chunks(BATCH_WRITE_ITEMS).map(|chunk| {
             chunk
@@ -197,8 +231,12 @@ impl DynamoStore {
         }
         for (tenant, of_tenant) in by_tenant(sessions) {
             let online = of_tenant.iter().filter(|s| s.online()).count() as i64;
-            let TransactWriteItem { update, .. } = self.count_action(tenant, of_tenant.len() as i64, online)?;
-            let update = update.expect("a counter action is an update");
+            let change = CounterChange {
+                tenant,
+                sessions: of_tenant.len() as i64,
+                online,
+            };
+            let update = self.count_update(change)?;
             self.client
                 .update_item()
                 .table_name(update.table_name)
@@ -243,21 +281,66 @@ impl DynamoStore {
         self.client.query().table_name(&self.tables.tokens)
     }
 
-    /// The tenants that have (or had) sessions: the counter items' sort keys.
+    /// The tenants that have (or had) sessions, with their counts: every counter shard's items,
+    /// summed by tenant.
     async fn tenants(&self) -> Result<Vec<(TenantId, SessionCounts)>, StoreError> {
-        let items = self
-            .query_all(
-                self.query_sessions()
-                    .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", "pk")
-                    .expression_attribute_values(":pk", s(COUNTERS_PK))
-                    .consistent_read(true),
-            )
+        let shards: Vec<Vec<Item>> = futures::stream::iter(0..COUNTER_SHARDS)
+            .map(|shard| {
+                self.query_all(
+                    self.query_sessions()
+                        .key_condition_expression("#pk = :pk")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_values(":pk", s(counters_pk(shard)))
+                        .consistent_read(true),
+                )
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
             .await?;
-        items
-            .iter()
-            .map(|item| Ok((TenantId(read_n(item, "tenantId")?), counts_from(item)?)))
+        let mut tenants: BTreeMap<TenantId, Vec<&Item>> = BTreeMap::new();
+        for item in shards.iter().flatten() {
+            tenants
+                .entry(TenantId(read_n(item, "tenantId")?))
+                .or_default()
+                .push(item);
+        }
+        tenants
+            .into_iter()
+            .map(|(tenant, shards)| Ok((tenant, counts_from(shards)?)))
             .collect()
+    }
+
+    /// Items by key, read consistently, in BatchGetItem calls of up to 100 keys (keys DynamoDB
+    /// leaves unprocessed are asked again); items that do not exist are not returned.
+    async fn batch_get(&self, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_KEYS) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            loop {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                let items = output.responses.and_then(|mut r| r.remove(table)).unwrap_or_default();
+                self.usage.read(items.len());
+                found.extend(items);
+                match output.unprocessed_keys.and_then(|mut left| left.remove(table)) {
+                    Some(left) if !left.keys().is_empty() => {
+                        pending = left;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The query for a tenant's sessions in `range`, in the range's order: the table itself (every
@@ -433,7 +516,7 @@ impl DynamoStore {
         let tenant = TenantId(read_n(&connection, "tenantId")?);
         let id = id.parse().map_err(|_| corrupt("sessionId"))?;
         match self.get(&self.tables.sessions, session_key(tenant, id)).await? {
-            Some(item) => session_from(&item).map(|session| Connection::Of(Box::new(session))),
+            Some(item) => bound_session_from(&item).map(|bound| Connection::Of(Box::new(bound))),
             None => Ok(Connection::Closed),
         }
     }
@@ -441,7 +524,7 @@ impl DynamoStore {
     /// The online session a connection rides on.
     async fn online_session_of(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
         Ok(match self.connection(connection_id).await? {
-            Connection::Of(session) if session.online() => Some(*session),
+            Connection::Of(bound) if bound.session.online() => Some(bound.session),
             _ => None,
         })
     }
@@ -451,15 +534,14 @@ impl DynamoStore {
     async fn put_tombstone(&self, connection_id: &str, at: Timestamp) -> Result<bool, StoreError> {
         let mut item = connection_key(connection_id);
         item.insert(SESSIONS_TTL_ATTRIBUTE.into(), n(at.secs() + CONNECTION_TTL_SECS));
-        let result = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.tables.sessions)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", "pk")
-            .send()
-            .await;
+            .expression_attribute_names("#pk", "pk");
+        let result = retry_conflicts(|| put.clone().send()).await;
         self.usage.wrote(1);
         match result {
             Ok(_) => Ok(true),
@@ -475,25 +557,32 @@ impl DynamoStore {
 
     /// Runs a transaction; `Ok(false)` when a condition failed (nothing was written), `Ok(true)`
     /// when it was written, by this attempt or by an earlier one whose answer was lost ([`Write`]).
-    /// Retries a transaction conflict (another transaction on the same items) a few times.
     async fn transact(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
-        let actions: Vec<TransactWriteItem> = writes.iter().map(|write| write.action.clone()).collect();
+        Ok(matches!(self.transact_detailed(writes).await?, Transacted::Written))
+    }
+
+    /// Runs a transaction and says why it was refused, when it was. A transaction conflict or
+    /// throttling (neither retried by the SDK) is tried again after a jittered backoff, each
+    /// counter change on a newly drawn shard, up to [`CONFLICT_ATTEMPTS`] times; past that the
+    /// store is [`StoreError::Unavailable`].
+    async fn transact_detailed(&self, mut writes: Vec<Write>) -> Result<Transacted, StoreError> {
         let mut attempt = 0;
         loop {
+            let actions: Vec<TransactWriteItem> = writes.iter().map(|write| write.action.clone()).collect();
             let result = self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(actions.clone()))
+                .set_transact_items(Some(actions))
                 .send()
                 .await;
-            self.usage.wrote(actions.len());
+            self.usage.wrote(writes.len());
             let error = match result {
-                Ok(_) => return Ok(true),
+                Ok(_) => return Ok(Transacted::Written),
                 Err(error) => error,
             };
-            let reasons: &[CancellationReason] = match error.as_service_error() {
+            let reasons: Vec<CancellationReason> = match error.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    cancelled.cancellation_reasons()
+                    cancelled.cancellation_reasons().to_vec()
                 }
                 _ => return Err(sdk_error("TransactWriteItems", error)),
             };
@@ -502,23 +591,36 @@ impl DynamoStore {
                 let recognisable = writes.iter().filter(|write| !write.landed.is_empty()).count();
                 let landed_before = writes
                     .iter()
-                    .zip(reasons)
+                    .zip(&reasons)
                     .filter(|(write, reason)| write.landed_before(reason))
                     .count();
-                return Ok(recognisable > 0 && landed_before == recognisable);
+                return Ok(if recognisable > 0 && landed_before == recognisable {
+                    Transacted::Written
+                } else {
+                    Transacted::Refused(reasons)
+                });
             }
-            if codes.iter().any(|code| {
-                THROTTLE_CODES
-                    .iter()
-                    .any(|t| code.starts_with(t.trim_end_matches("Exception")))
-            }) {
-                return Err(StoreError::Unavailable(format!("TransactWriteItems: {codes:?}")));
-            }
-            attempt += 1;
-            if attempt >= 4 {
+            let passing = codes.iter().any(|code| {
+                CONFLICT_CODES.contains(code)
+                    || THROTTLE_CODES
+                        .iter()
+                        .any(|t| code.starts_with(t.trim_end_matches("Exception")))
+            });
+            if !passing {
                 return Err(StoreError::Failure(format!("TransactWriteItems cancelled: {codes:?}")));
             }
-            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            attempt += 1;
+            if attempt >= CONFLICT_ATTEMPTS {
+                return Err(StoreError::Unavailable(format!(
+                    "TransactWriteItems cancelled {attempt} times: {codes:?}"
+                )));
+            }
+            backoff(attempt).await;
+            for write in &mut writes {
+                if let Some(change) = write.counter {
+                    *write = self.counter_write(change)?;
+                }
+            }
         }
     }
 
@@ -529,35 +631,36 @@ impl DynamoStore {
     async fn apply_each(
         &self,
         actions: Vec<Write>,
-        counter: impl Fn(i64) -> Result<Option<TransactWriteItem>, StoreError> + Sync,
+        counter: impl Fn(i64) -> Option<CounterChange> + Sync,
     ) -> Result<Vec<bool>, StoreError> {
-        // Transactions that share a counter item go one after another (at once they would only
-        // cancel each other on it); others a few at once.
-        let in_flight = if counter(1)?.is_some() {
-            1
-        } else {
-            TRANSACTION_CONCURRENCY
-        };
         let counter = &counter;
         // Owned chunks: a stream over borrowed slices trips the compiler's Send inference.
         let chunks: Vec<Vec<Write>> = actions.chunks(TRANSACTION_ITEMS).map(<[_]>::to_vec).collect();
         let per_chunk: Vec<Vec<bool>> = futures::stream::iter(chunks)
             .map(|chunk| async move {
+                // Past the request's time budget, batches not yet started are left undone.
+                if Budget::exhausted() {
+                    return Ok(vec![false; chunk.len()]);
+                }
                 let mut batch = chunk.clone();
-                batch.extend(counter(chunk.len() as i64)?.map(Write::plain));
+                if let Some(change) = counter(chunk.len() as i64) {
+                    batch.push(self.counter_write(change)?);
+                }
                 if self.transact(batch).await? {
                     return Ok(vec![true; chunk.len()]);
                 }
                 let mut applied = Vec::with_capacity(chunk.len());
                 for action in chunk {
                     let mut single = vec![action];
-                    single.extend(counter(1)?.map(Write::plain));
+                    if let Some(change) = counter(1) {
+                        single.push(self.counter_write(change)?);
+                    }
                     applied.push(self.transact(single).await?);
                 }
                 Ok::<_, StoreError>(applied)
             })
             // In order, as the result lines up with `actions`.
-            .buffered(in_flight)
+            .buffered(TRANSACTION_CONCURRENCY)
             .try_collect()
             .await?;
         Ok(per_chunk.into_iter().flatten().collect())
@@ -565,7 +668,7 @@ impl DynamoStore {
 
     /// Ends `sessions` (all of one tenant) that are still online (and, with `seen_before`, still
     /// last seen before it); returns the sessions this call ended.
-    async fn end_sessions(
+    async fn end_of_tenant(
         &self,
         tenant: TenantId,
         sessions: Vec<Session>,
@@ -578,7 +681,13 @@ impl DynamoStore {
             .map(|s| self.end_action(s, s.end_time(at), reason, seen_before))
             .collect::<Result<_, _>>()?;
         let applied = self
-            .apply_each(actions, |n| self.count_action(tenant, 0, -n).map(Some))
+            .apply_each(actions, |n| {
+                Some(CounterChange {
+                    tenant,
+                    sessions: 0,
+                    online: -n,
+                })
+            })
             .await?;
         Ok(sessions
             .into_iter()
@@ -628,6 +737,7 @@ impl DynamoStore {
                 .update(update.build().map_err(build_error)?)
                 .build(),
             landed: vec![("endedBy", s(ended_by))],
+            counter: None,
         })
     }
 
@@ -675,21 +785,30 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// Adds to a tenant's counters (creating them at zero).
-    fn count_action(&self, tenant: TenantId, sessions: i64, online: i64) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+    /// Adds to one of a tenant's counter shards, drawn at random (creating it at zero).
+    fn count_update(&self, change: CounterChange) -> Result<Update, StoreError> {
+        let shard = random_below(u64::from(COUNTER_SHARDS)) as u32;
+        Update::builder()
             .table_name(&self.tables.sessions)
-            .set_key(Some(counter_key(tenant)))
+            .set_key(Some(counter_key(change.tenant, shard)))
             .update_expression("SET #tenant = :tenant ADD #sessions :sessions, #online :online")
             .expression_attribute_names("#tenant", "tenantId")
             .expression_attribute_names("#sessions", "sessions")
             .expression_attribute_names("#online", "online")
-            .expression_attribute_values(":tenant", n(tenant.get()))
-            .expression_attribute_values(":sessions", n(sessions))
-            .expression_attribute_values(":online", n(online))
+            .expression_attribute_values(":tenant", n(change.tenant.get()))
+            .expression_attribute_values(":sessions", n(change.sessions))
+            .expression_attribute_values(":online", n(change.online))
             .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .map_err(build_error)
+    }
+
+    /// A counter change as a write of a transaction.
+    fn counter_write(&self, change: CounterChange) -> Result<Write, StoreError> {
+        Ok(Write {
+            action: TransactWriteItem::builder().update(self.count_update(change)?).build(),
+            landed: Vec::new(),
+            counter: Some(change),
+        })
     }
 
     /// Puts an item that must not exist yet; `mark` is the attribute that makes it this call's.
@@ -706,29 +825,45 @@ impl DynamoStore {
         Ok(Write {
             action: TransactWriteItem::builder().put(put).build(),
             landed,
+            counter: None,
         })
     }
 
-    /// The tenant a user belongs to, from its newest session or else any token.
-    async fn user_tenant(&self, user_id: UserId) -> Result<Option<TenantId>, StoreError> {
+    /// The tenants in `scope` where a user has a token or a session: its tokens first (a few
+    /// items), then its sessions, reading only their `tenantId`; a one-tenant scope stops at the
+    /// first sign of the user there. A user id may be known in several tenants (ids are the
+    /// identity service's, and tenants do not share them by rule), so every one counts.
+    async fn user_tenants(&self, user_id: UserId, scope: TenantScope) -> Result<BTreeSet<TenantId>, StoreError> {
+        let mut tenants = BTreeSet::new();
         for query in [
-            self.query_sessions().index_name(index::SESSIONS_BY_USER),
             self.query_tokens().index_name(index::TOKENS_BY_USER),
+            self.query_sessions().index_name(index::SESSIONS_BY_USER),
         ] {
-            let output = self
-                .query_page(
-                    query
-                        .key_condition_expression("#u = :u")
-                        .expression_attribute_names("#u", "userId")
-                        .expression_attribute_values(":u", n(user_id.get()))
-                        .limit(1),
-                )
-                .await?;
-            if let Some(item) = output.items().first() {
-                return read_n(item, "tenantId").map(|t| Some(TenantId(t)));
+            let query = query
+                .key_condition_expression("#u = :u")
+                .projection_expression("#t")
+                .expression_attribute_names("#u", "userId")
+                .expression_attribute_names("#t", "tenantId")
+                .expression_attribute_values(":u", n(user_id.get()));
+            let mut start = None;
+            loop {
+                let page = self.query_page(query.clone().set_exclusive_start_key(start)).await?;
+                for item in page.items() {
+                    let tenant = TenantId(read_n(item, "tenantId")?);
+                    if scope.contains(tenant) {
+                        tenants.insert(tenant);
+                    }
+                }
+                if matches!(scope, TenantScope::Tenant(_)) && !tenants.is_empty() {
+                    return Ok(tenants);
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
             }
         }
-        Ok(None)
+        Ok(tenants)
     }
 
     /// A user's online sessions in its tenant.
@@ -790,10 +925,11 @@ impl DynamoStore {
                 Ok(Write {
                     action: TransactWriteItem::builder().update(update).build(),
                     landed: vec![("revokedBy", s(revoked_by))],
+                    counter: None,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let applied = self.apply_each(actions, |_| Ok(None)).await?;
+        let applied = self.apply_each(actions, |_| None).await?;
         Ok(applied.into_iter().filter(|a| *a).count() as u64)
     }
 }
@@ -839,37 +975,62 @@ impl Store for DynamoStore {
         Ok(counts.into_iter().sum())
     }
 
-    async fn open_session(&self, session: &Session, token: Option<&TokenHash>) -> Result<Opened, StoreError> {
-        let online = i64::from(session.online());
-        let mut actions = vec![
-            self.put_new(session_item(session), "id")?,
+    async fn open_session(&self, session: &Session, check: Option<&ConnectCheck>) -> Result<Opened, StoreError> {
+        let mut writes = vec![
+            self.put_new(session_item(session, check.map(|c| &c.token)), "id")?,
             self.put_new(connection_item(session), "sessionId")?,
-            Write::plain(self.count_action(session.tenant_id, 1, online)?),
+            self.counter_write(CounterChange {
+                tenant: session.tenant_id,
+                sessions: 1,
+                online: i64::from(session.online()),
+            })?,
         ];
-        if let Some(hash) = token {
+        // Where each check stands in the transaction, to read its cancellation reason.
+        let mut token_check = None;
+        let mut rate_check = None;
+        if let Some(check) = check {
             let unrevoked = ConditionCheck::builder()
                 .table_name(&self.tables.tokens)
-                .key("tokenHash", s(hash.as_str()))
+                .key("tokenHash", s(check.token.as_str()))
                 .condition_expression("attribute_exists(#hash) AND attribute_not_exists(#revoked)")
                 .expression_attribute_names("#hash", "tokenHash")
                 .expression_attribute_names("#revoked", "revokedAt")
                 .build()
                 .map_err(build_error)?;
-            actions.push(Write::plain(
+            token_check = Some(writes.len());
+            writes.push(Write::plain(
                 TransactWriteItem::builder().condition_check(unrevoked).build(),
             ));
+            if let Some(limit) = check.per_minute {
+                let minute = session.online_date.epoch_minute();
+                let within_rate = Update::builder()
+                    .table_name(&self.tables.sessions)
+                    .set_key(Some(connect_rate_key(session.tenant_id, session.user_id, minute)))
+                    .update_expression("SET #ttl = :ttl ADD #n :one")
+                    .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+                    .expression_attribute_names("#n", "n")
+                    .expression_attribute_names("#ttl", SESSIONS_TTL_ATTRIBUTE)
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":limit", n(i64::from(limit)))
+                    .expression_attribute_values(":ttl", n((minute + 2) * 60))
+                    .build()
+                    .map_err(build_error)?;
+                rate_check = Some(writes.len());
+                writes.push(Write::plain(TransactWriteItem::builder().update(within_rate).build()));
+            }
         }
-        if self.transact(actions).await? {
-            return Ok(Opened::Recorded);
-        }
-        // Refused: the token, when it is revoked now (a revoked token stays revoked), else the
-        // connection. A read on this rare path only.
-        let revoked = match token {
-            Some(hash) => self.token(hash).await?.is_none_or(|t| t.revoked_at.is_some()),
-            None => false,
+        let reasons = match self.transact_detailed(writes).await? {
+            Transacted::Written => return Ok(Opened::Recorded),
+            Transacted::Refused(reasons) => reasons,
         };
-        Ok(if revoked {
+        let failed = |at: Option<usize>| {
+            at.and_then(|i| reasons.get(i))
+                .is_some_and(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        };
+        Ok(if failed(token_check) {
             Opened::TokenRevoked
+        } else if failed(rate_check) {
+            Opened::RateLimited
         } else {
             Opened::ConnectionKnown
         })
@@ -885,9 +1046,12 @@ impl Store for DynamoStore {
         // read again, and then known.
         for _ in 0..2 {
             match self.connection(connection_id).await? {
-                Connection::Of(session) if session.online() => {
-                    let tenant = session.tenant_id;
-                    return Ok(self.end_sessions(tenant, vec![*session], at, reason, None).await?.pop());
+                Connection::Of(bound) if bound.session.online() => {
+                    let tenant = bound.session.tenant_id;
+                    return Ok(self
+                        .end_of_tenant(tenant, vec![bound.session], at, reason, None)
+                        .await?
+                        .pop());
                 }
                 Connection::Of(_) | Connection::Closed => return Ok(None),
                 Connection::Unknown => {
@@ -900,11 +1064,11 @@ impl Store for DynamoStore {
         Ok(None)
     }
 
-    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError> {
+    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<BoundSession>, StoreError> {
         let Some(session) = self.online_session_of(connection_id).await? else {
             return Ok(None);
         };
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.tables.sessions)
@@ -914,21 +1078,37 @@ impl Store for DynamoStore {
             .expression_attribute_names("#seen", "lastSeenDate")
             .expression_attribute_names("#ot", "onlineTenant")
             .expression_attribute_values(":at", n(at.millis()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        let result = retry_conflicts(|| update.clone().send()).await;
         self.usage.wrote(1);
         match result {
-            Ok(output) => output.attributes.as_ref().map(session_from).transpose(),
+            Ok(output) => output.attributes.as_ref().map(bound_session_from).transpose(),
             // Ended meanwhile, or a later heartbeat already landed: the session stands as it is.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                self.online_session_of(connection_id).await
+                Ok(match self.connection(connection_id).await? {
+                    Connection::Of(bound) if bound.session.online() => Some(*bound),
+                    _ => None,
+                })
             }
             Err(e) => Err(sdk_error("UpdateItem", e)),
         }
+    }
+
+    async fn end_sessions(
+        &self,
+        sessions: &[Session],
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant(sessions))
+            .map(|(tenant, sessions)| self.end_of_tenant(tenant, sessions, at, reason, None))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(ended.into_iter().flatten().collect())
     }
 
     async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError> {
@@ -1016,30 +1196,30 @@ impl Store for DynamoStore {
 
     async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError> {
         match scope {
-            TenantScope::Tenant(tenant) => match self.get(&self.tables.sessions, counter_key(tenant)).await? {
-                Some(item) => counts_from(&item),
-                None => Ok(SessionCounts::default()),
-            },
+            TenantScope::Tenant(tenant) => {
+                let keys = (0..COUNTER_SHARDS).map(|shard| counter_key(tenant, shard)).collect();
+                let shards = self.batch_get(&self.tables.sessions, keys).await?;
+                counts_from(shards.iter())
+            }
             TenantScope::All => Ok(sum_counts(&self.tenants().await?)),
         }
     }
 
     async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError> {
-        let found: Vec<Option<UserRef>> = futures::stream::iter(user_ids.iter().copied())
-            .map(|user_id| async move {
-                let tenant = self.user_tenant(user_id).await?;
-                Ok::<_, StoreError>(
-                    tenant
-                        .filter(|t| scope.contains(*t))
-                        .map(|tenant_id| UserRef { user_id, tenant_id }),
-                )
-            })
+        let found: Vec<BTreeSet<TenantId>> = futures::stream::iter(user_ids.iter().copied())
+            .map(|user_id| self.user_tenants(user_id, scope))
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
-        Ok(found
-            .into_iter()
-            .flatten()
+        Ok(user_ids
+            .iter()
+            .zip(found)
+            .flat_map(|(user_id, tenants)| {
+                tenants.into_iter().map(|tenant_id| UserRef {
+                    user_id: *user_id,
+                    tenant_id,
+                })
+            })
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect())
@@ -1080,7 +1260,7 @@ impl Store for DynamoStore {
                 tenant_id: tenant,
             })
             .collect();
-        let ended = self.end_sessions(tenant, online, at, reason, None).await?;
+        let ended = self.end_of_tenant(tenant, online, at, reason, None).await?;
         Ok(TenantOffline {
             users: users.into_iter().collect(),
             tokens: revoked,
@@ -1101,7 +1281,7 @@ impl Store for DynamoStore {
             .await?;
         let online: Vec<Session> = online.into_iter().flatten().collect();
         let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant(&online))
-            .map(|(tenant, sessions)| self.end_sessions(tenant, sessions, at, reason, None))
+            .map(|(tenant, sessions)| self.end_of_tenant(tenant, sessions, at, reason, None))
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
@@ -1130,7 +1310,7 @@ impl Store for DynamoStore {
         let mut ended = Vec::new();
         for (tenant, sessions) in by_tenant(sessions) {
             ended.extend(
-                self.end_sessions(tenant, sessions, at, OfflineReason::Stale, Some(cutoff))
+                self.end_of_tenant(tenant, sessions, at, OfflineReason::Stale, Some(cutoff))
                     .await?,
             );
         }
@@ -1158,11 +1338,77 @@ impl Store for DynamoStore {
                 .map(|s| self.delete_action(s))
                 .collect::<Result<_, _>>()?;
             let applied = self
-                .apply_each(actions, |n| self.count_action(tenant, -n, 0).map(Some))
+                .apply_each(actions, |n| {
+                    Some(CounterChange {
+                        tenant,
+                        sessions: -n,
+                        online: 0,
+                    })
+                })
                 .await?;
             deleted += applied.into_iter().filter(|a| *a).count() as u64;
         }
         Ok(deleted)
+    }
+
+    /// Walks the `staleByShard` index (every online session, by shard), one query page at a time;
+    /// the cursor is the shard and the page's last key.
+    async fn online_sessions_page(&self, after: Option<&str>, limit: usize) -> Result<SweepPage, StoreError> {
+        let (mut shard, mut start) = match after {
+            None => (0, None),
+            Some(cursor) => SweepCursor::parse(cursor)?,
+        };
+        let limit = i32::try_from(limit.clamp(1, QUERY_PAGE_ITEMS)).unwrap_or(1);
+        while shard < SHARDS {
+            let page = self
+                .query_page(
+                    self.query_sessions()
+                        .index_name(index::STALE_BY_SHARD)
+                        .key_condition_expression("#shard = :shard")
+                        .expression_attribute_names("#shard", "onlineShard")
+                        .expression_attribute_values(":shard", s(shard.to_string()))
+                        .limit(limit)
+                        .set_exclusive_start_key(start.take()),
+                )
+                .await?;
+            let sessions = page
+                .items()
+                .iter()
+                .map(bound_session_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = match page.last_evaluated_key {
+                // More of this shard: an empty page goes on reading it, a page answers.
+                Some(key) if sessions.is_empty() => {
+                    start = Some(key);
+                    continue;
+                }
+                Some(key) => Some(SweepCursor::format(shard, &key)?),
+                None => {
+                    shard += 1;
+                    if sessions.is_empty() {
+                        continue;
+                    }
+                    (shard < SHARDS)
+                        .then(|| SweepCursor::format(shard, &Item::new()))
+                        .transpose()?
+                }
+            };
+            return Ok(SweepPage { sessions, next });
+        }
+        Ok(SweepPage::default())
+    }
+
+    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError> {
+        let distinct: BTreeSet<&TokenHash> = hashes.iter().collect();
+        let keys = distinct
+            .into_iter()
+            .map(|hash| HashMap::from([("tokenHash".to_owned(), s(hash.as_str()))]))
+            .collect();
+        self.batch_get(&self.tables.tokens, keys)
+            .await?
+            .iter()
+            .map(token_from)
+            .collect()
     }
 
     async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError> {
@@ -1196,7 +1442,7 @@ impl Store for DynamoStore {
                 Ok(Write::plain(TransactWriteItem::builder().delete(delete).build()))
             })
             .collect::<Result<_, StoreError>>()?;
-        let applied = self.apply_each(actions, |_| Ok(None)).await?;
+        let applied = self.apply_each(actions, |_| None).await?;
         Ok(applied.into_iter().filter(|a| *a).count() as u64)
     }
 }
@@ -1244,7 +1490,10 @@ where
     let passing = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(service) => {
-            error.code().is_some_and(|code| THROTTLE_CODES.contains(&code)) || service.raw().status().is_server_error()
+            error
+                .code()
+                .is_some_and(|code| THROTTLE_CODES.contains(&code) || CONFLICT_CODES.contains(&code))
+                || service.raw().status().is_server_error()
         }
         _ => false,
     };
@@ -1262,7 +1511,11 @@ fn build_error(error: impl std::fmt::Display) -> StoreError {
 
 // ---- keys ----
 
-const COUNTERS_PK: &str = "COUNT";
+/// The partition key of counter shard `shard`: [`COUNTER_SHARDS`] partitions, so no one key takes
+/// every session change of a busy tenant.
+fn counters_pk(shard: u32) -> String {
+    format!("COUNT#{shard}")
+}
 /// How long a connection item lives (DynamoDB TTL): API Gateway ends every WebSocket connection
 /// within 2 hours, so after a day its id can no longer arrive.
 const CONNECTION_TTL_SECS: i64 = 24 * 3600;
@@ -1286,11 +1539,94 @@ fn connection_key(connection_id: &str) -> Item {
     ])
 }
 
-fn counter_key(tenant: TenantId) -> Item {
+fn counter_key(tenant: TenantId, shard: u32) -> Item {
     HashMap::from([
-        ("pk".to_owned(), s(COUNTERS_PK)),
+        ("pk".to_owned(), s(counters_pk(shard))),
         ("sk".to_owned(), s(tenant_pk(tenant))),
     ])
+}
+
+/// Where a token sweep stands: a shard of `staleByShard` and the last key read there, as
+/// `shard|pk|sk|lastSeenDate` (none of these holds a `|`), or `shard|` at a shard's start.
+struct SweepCursor;
+
+impl SweepCursor {
+    fn format(shard: u32, key: &Item) -> Result<String, StoreError> {
+        if key.is_empty() {
+            return Ok(format!("{shard}|"));
+        }
+        Ok(format!(
+            "{shard}|{}|{}|{}",
+            read_s(key, "pk")?,
+            read_s(key, "sk")?,
+            read_n(key, "lastSeenDate")?
+        ))
+    }
+
+    fn parse(cursor: &str) -> Result<(u32, Option<Item>), StoreError> {
+        let bad = || StoreError::Failure(format!("not a sweep cursor: {cursor}"));
+        let mut parts = cursor.split('|');
+        let shard: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let rest: Vec<&str> = parts.collect();
+        match rest.as_slice() {
+            [""] => Ok((shard, None)),
+            [pk, sk, seen] => {
+                let seen: i64 = seen.parse().map_err(|_| bad())?;
+                Ok((
+                    shard,
+                    Some(HashMap::from([
+                        ("pk".to_owned(), s(*pk)),
+                        ("sk".to_owned(), s(*sk)),
+                        ("onlineShard".to_owned(), s(shard.to_string())),
+                        ("lastSeenDate".to_owned(), n(seen)),
+                    ])),
+                ))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The key of a user's connect-rate item for one minute.
+fn connect_rate_key(tenant: TenantId, user: UserId, minute: i64) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(format!("R#{tenant}#{user}"))),
+        ("sk".to_owned(), s(minute.to_string())),
+    ])
+}
+
+/// A random number below `bound` (shards, jitter): from the random bits of a fresh ULID.
+fn random_below(bound: u64) -> u64 {
+    (ulid::Ulid::new().random() % u128::from(bound.max(1))) as u64
+}
+
+/// Waits before retry `attempt` (1, 2, ...): exponential from 20 ms, capped at 400 ms, with
+/// full jitter in its upper half so that the writers that met do not meet again.
+async fn backoff(attempt: u32) {
+    let cap = (10u64 << attempt.min(6)).min(400);
+    let wait = cap / 2 + random_below(cap / 2 + 1);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+/// Sends a single-item write again while it meets a transaction that holds its item
+/// (`TransactionConflictException`, which the SDK does not retry), [`CONFLICT_ATTEMPTS`] times at
+/// most; the last error is returned as it came.
+async fn retry_conflicts<T, E, F, Fut>(send: F) -> Result<T, SdkError<E>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut attempt = 0;
+    loop {
+        match send().await {
+            Err(error) if attempt + 1 < CONFLICT_ATTEMPTS && error.code() == Some("TransactionConflictException") => {
+                attempt += 1;
+                backoff(attempt).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A session's cleanup-index shard, from its id's random bits.
@@ -1314,8 +1650,10 @@ fn put_opt(item: &mut Item, name: &str, value: Option<&str>) {
     }
 }
 
-fn session_item(session: &Session) -> Item {
+/// A session as stored; `token` is the hash of the token it was opened with, when there is one.
+fn session_item(session: &Session, token: Option<&TokenHash>) -> Item {
     let mut item = session_key(session.tenant_id, session.id);
+    put_opt(&mut item, "tokenHash", token.map(TokenHash::as_str));
     item.insert("id".into(), s(session.id.to_string()));
     item.insert("tenantId".into(), n(session.tenant_id.get()));
     item.insert("userId".into(), n(session.user_id.get()));
@@ -1359,8 +1697,8 @@ enum Connection {
     Unknown,
     /// Seen closed before any session (a tombstone), or its session is gone.
     Closed,
-    /// The session it carries (or carried).
-    Of(Box<Session>),
+    /// The session it carries (or carried), with its token.
+    Of(Box<BoundSession>),
 }
 
 fn token_item(token: &TokenRecord) -> Item {
@@ -1443,6 +1781,13 @@ fn session_from(item: &Item) -> Result<Session, StoreError> {
     })
 }
 
+fn bound_session_from(item: &Item) -> Result<BoundSession, StoreError> {
+    Ok(BoundSession {
+        session: session_from(item)?,
+        token: opt_s(item, "tokenHash")?.map(TokenHash::from_stored),
+    })
+}
+
 fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
     let permissions = match item.get("permissions") {
         None => BTreeSet::new(),
@@ -1465,10 +1810,16 @@ fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
     })
 }
 
-fn counts_from(item: &Item) -> Result<SessionCounts, StoreError> {
-    let count = |name| opt_n(item, name).map(|v| v.unwrap_or(0).max(0) as u64);
+/// A tenant's counts from its counter shards. One shard may hold a negative count (a session
+/// counted in on one shard and out on another); the sum never is.
+fn counts_from<'a>(shards: impl IntoIterator<Item = &'a Item>) -> Result<SessionCounts, StoreError> {
+    let (mut sessions, mut online) = (0i64, 0i64);
+    for item in shards {
+        sessions += opt_n(item, "sessions")?.unwrap_or(0);
+        online += opt_n(item, "online")?.unwrap_or(0);
+    }
     Ok(SessionCounts {
-        sessions: count("sessions")?,
-        online: count("online")?,
+        sessions: sessions.max(0) as u64,
+        online: online.max(0) as u64,
     })
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Opened, SessionCounts, Store, TenantOffline, UserRef};
+use super::{BoundSession, ConnectCheck, Opened, SessionCounts, Store, SweepPage, TenantOffline, UserRef};
 use crate::auth::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::{
     select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
@@ -22,6 +22,11 @@ struct State {
     /// closed before it was ever opened (a tombstone, so a late connect is refused).
     connections: HashMap<String, Option<SessionId>>,
     tokens: HashMap<TokenHash, TokenRecord>,
+    /// The token each session was opened with, when it was opened with one.
+    session_tokens: HashMap<SessionId, TokenHash>,
+    /// Sessions each user opened, by `(tenant, user, epoch minute)`; only the current minute is
+    /// ever read, older entries are dropped as new ones come.
+    connects: HashMap<(TenantId, UserId, i64), u32>,
 }
 
 /// State in memory, behind one mutex.
@@ -78,13 +83,26 @@ impl Store for MemoryStore {
         Ok(revoked)
     }
 
-    async fn open_session(&self, session: &Session, token: Option<&TokenHash>) -> Result<Opened, StoreError> {
+    async fn open_session(&self, session: &Session, check: Option<&ConnectCheck>) -> Result<Opened, StoreError> {
         let mut state = self.state();
-        if token.is_some_and(|hash| state.tokens.get(hash).is_none_or(|t| t.revoked_at.is_some())) {
-            return Ok(Opened::TokenRevoked);
+        let minute = session.online_date.epoch_minute();
+        let rate_key = (session.tenant_id, session.user_id, minute);
+        if let Some(check) = check {
+            if state.tokens.get(&check.token).is_none_or(|t| t.revoked_at.is_some()) {
+                return Ok(Opened::TokenRevoked);
+            }
+            let opened = state.connects.get(&rate_key).copied().unwrap_or(0);
+            if check.per_minute.is_some_and(|limit| opened >= limit) {
+                return Ok(Opened::RateLimited);
+            }
         }
         if state.connections.contains_key(&session.connection_id) || state.sessions.contains_key(&session.id) {
             return Ok(Opened::ConnectionKnown);
+        }
+        if let Some(check) = check {
+            state.connects.retain(|(_, _, at), _| *at >= minute - 1);
+            *state.connects.entry(rate_key).or_default() += 1;
+            state.session_tokens.insert(session.id, check.token.clone());
         }
         state
             .connections
@@ -110,15 +128,32 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError> {
+    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<BoundSession>, StoreError> {
         let mut state = self.state();
         let Some(&Some(id)) = state.connections.get(connection_id) else {
             return Ok(None);
         };
+        let token = state.session_tokens.get(&id).cloned();
         Ok(state.sessions.get_mut(&id).filter(|s| s.online()).map(|session| {
             session.last_seen_date = session.last_seen_date.max(at);
-            session.clone()
+            BoundSession {
+                session: session.clone(),
+                token,
+            }
         }))
+    }
+
+    async fn end_sessions(
+        &self,
+        sessions: &[Session],
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut state = self.state();
+        Ok(sessions
+            .iter()
+            .filter_map(|session| ended_here(&mut state, session.id, at, reason))
+            .collect())
     }
 
     async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError> {
@@ -288,6 +323,40 @@ impl Store for MemoryStore {
             }
         }
         Ok(deleted)
+    }
+
+    async fn online_sessions_page(&self, after: Option<&str>, limit: usize) -> Result<SweepPage, StoreError> {
+        let after = match after {
+            None => SessionId::MIN,
+            Some(cursor) => cursor
+                .parse()
+                .map_err(|_| StoreError::Failure(format!("not a sweep cursor: {cursor}")))?,
+        };
+        let state = self.state();
+        let sessions: Vec<BoundSession> = state
+            .sessions
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .map(|(_, session)| session)
+            .filter(|session| session.online())
+            .take(limit.max(1))
+            .map(|session| BoundSession {
+                session: session.clone(),
+                token: state.session_tokens.get(&session.id).cloned(),
+            })
+            .collect();
+        let next = (sessions.len() == limit.max(1))
+            .then(|| sessions.last().map(|last| last.session.id.to_string()))
+            .flatten();
+        Ok(SweepPage { sessions, next })
+    }
+
+    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError> {
+        let distinct: BTreeSet<&TokenHash> = hashes.iter().collect();
+        let state = self.state();
+        Ok(distinct
+            .into_iter()
+            .filter_map(|hash| state.tokens.get(hash).cloned())
+            .collect())
     }
 
     async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError> {

@@ -13,7 +13,8 @@
 //! |---|---|---|---|
 //! | session | `T#<tenantId>` | `S#<sessionId>` | sparse GSI keys below while online |
 //! | connection | `C#<connectionId>` | `C` | → tenant and session; without them, a tombstone (closed before opened); TTL `ttl` a day on |
-//! | tenant counter | `COUNT` | `T#<tenantId>` | `sessions`, `online`: changed in the same transaction as the session |
+//! | tenant counter shard | `COUNT#<0..32>` | `T#<tenantId>` | `sessions`, `online`: changed in the same transaction as the session, on a shard drawn at random (again on each retry); a tenant's counts are the sum of its shards |
+//! | connect rate | `R#<tenantId>#<userId>` | `<epoch minute>` | `n`: sessions the user opened in that minute; TTL `ttl` two minutes on |
 //!
 //! | GSI | pk | sk | holds |
 //! |---|---|---|---|
@@ -37,14 +38,16 @@
 //! |---|---|---|
 //! | a tenant's sessions in id (= `onlineDate`) order, either way | Query `pk = T#t`, `sk` BETWEEN id bounds, `Limit` | the page end + 1 |
 //! | a tenant's online sessions in id order | Query `onlineByTenant`, `id` BETWEEN id bounds, `Limit` | the page end + 1 |
-//! | every tenant (platform caller) | Query `pk = COUNT` for the tenants, then each tenant | per tenant, as above |
-//! | `total` of a listing with no filter but `online` | the counter item(s) | 1 item per tenant |
+//! | every tenant (platform caller) | Query each `pk = COUNT#<shard>` for the tenants, then each tenant | per tenant, as above |
+//! | `total` of a listing with no filter but `online` | the counter shards (BatchGetItem, one tenant; or the platform's query above) | 32 items per tenant |
 //! | `total` with `id`/`onlineDate` bounds | Query `Select=COUNT` over the id range | the range's keys, no items returned |
 //! | a listing the key order cannot serve (`orderBy` `fullName`/`userId`/`offlineDate`, filters on other fields) | Query of the whole id range (or the online index), filtered and sorted in memory | the range |
 //! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
-//! | open a session | TransactWriteItems: session, connection, counter, and a check that the token is not revoked | 3 writes, 1 condition check |
-//! | end a session | TransactWriteItems conditioned on still online: session, counter | 2 writes |
+//! | heartbeat: is the session's token still live? | GetItem `tokenHash` (the session item keeps the hash it was opened with) | 1 item |
+//! | open a session | TransactWriteItems: session, connection, counter shard, the user's connect-rate item (conditioned on the limit), and a check that the token is not revoked | 4 writes, 1 condition check |
+//! | end a session | TransactWriteItems conditioned on still online: session, counter shard | 2 writes |
+//! | online sessions and their tokens (the cleanup's token sweep) | Query `staleByShard` per shard, pages of the batch size; BatchGetItem of their tokens | every online session, distinct tokens |
 //! | stale sessions (cleanup) | Query `staleByShard` with `lastSeenDate < cutoff` per shard | stale items read |
 //! | old ended sessions (cleanup) | Query `endedByShard` with `offlineDate < cutoff` per shard | old items read |
 //! | token by hash (every request) | GetItem `tokenHash` | 1 item |
@@ -64,6 +67,20 @@
 //! as done by this call (DynamoDB's idempotency token does the same for ten minutes). When the
 //! retries run out, the store answers [`StoreError::Unavailable`], which callers see as a 503 with
 //! `Retry-After`; every operation is safe to repeat, and the repeat completes the work.
+//!
+//! # Concurrency (what AWS does and moto does not)
+//!
+//! A transaction that touches an item another transaction holds is cancelled with
+//! `TransactionConflict`, and a single write on such an item gets `TransactionConflictException`;
+//! neither is retried by the SDK. The store retries both itself, with jittered backoff, and draws
+//! a new counter shard for each retry, so a burst of connects into one tenant spreads over the
+//! shards instead of queueing on one item. When conflicts or throttling outlast the retries the
+//! answer is [`StoreError::Unavailable`] (503 and `Retry-After`), never a 500.
+//!
+//! Global secondary indexes are eventually consistent: a query may miss a write made a moment
+//! ago. Nothing that must be exact reads them alone: a forced offline revokes tokens on the base
+//! table (each session keeps its token's hash), so a session its lagging read missed is ended at
+//! its next heartbeat or by the cleanup's token sweep, never left online.
 
 pub mod dynamo;
 pub mod memory;
@@ -118,6 +135,17 @@ impl std::ops::Sub for UsageSnapshot {
     }
 }
 
+/// What a `$connect` asks of [`Store::open_session`] besides recording the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectCheck {
+    /// The token the connect authenticated with: the session is recorded only while it is
+    /// unrevoked, and keeps its hash, so that the session ends when the token does.
+    pub token: TokenHash,
+    /// At most this many sessions opened by the user in one minute (UTC calendar minutes);
+    /// `None`: no limit.
+    pub per_minute: Option<u32>,
+}
+
 /// What became of [`Store::open_session`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opened {
@@ -127,6 +155,24 @@ pub enum Opened {
     ConnectionKnown,
     /// Nothing written: the token is revoked (or gone) since the `$connect` authenticated.
     TokenRevoked,
+    /// Nothing written: the user has opened [`ConnectCheck::per_minute`] sessions this minute.
+    RateLimited,
+}
+
+/// An online session and the hash of the token it was opened with (`None` for a session
+/// recorded without one: seeded demo data, or a session from before sessions kept their token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundSession {
+    pub session: Session,
+    pub token: Option<TokenHash>,
+}
+
+/// One page of [`Store::online_sessions_page`] and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SweepPage {
+    pub sessions: Vec<BoundSession>,
+    /// `None`: the sweep has seen every online session.
+    pub next: Option<String>,
 }
 
 /// What forcing a tenant offline did.
@@ -175,11 +221,12 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- sessions ----
 
-    /// Records a new online session and its connection, in one step with a check that `token`
-    /// (the one its `$connect` authenticated with; `None` for seeding) is not revoked. A forced
-    /// offline revokes the tokens before it reads the online sessions, so a racing connect either
-    /// lands first, and is ended by it, or is refused here: a forced user never stays online.
-    async fn open_session(&self, session: &Session, token: Option<&TokenHash>) -> Result<Opened, StoreError>;
+    /// Records a new online session and its connection, in one step with `check` (`None` for
+    /// seeding): the token it names is not revoked, and the user is within its connect rate. A
+    /// forced offline revokes the tokens before it reads the online sessions, so a racing connect
+    /// either lands first, and is ended by it (or, when its lagging index read missed it, at the
+    /// session's next heartbeat or cleanup), or is refused here: a forced user never stays online.
+    async fn open_session(&self, session: &Session, check: Option<&ConnectCheck>) -> Result<Opened, StoreError>;
 
     /// Ends the online session riding on `connection_id`; `None` when the connection is unknown
     /// or its session already ended. An unknown connection is remembered as closed, so that a
@@ -193,7 +240,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Moves the last-seen time of the online session on `connection_id` to `at`; `None` when the
     /// connection is unknown or its session ended.
-    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<Session>, StoreError>;
+    async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<BoundSession>, StoreError>;
+
+    /// Ends these sessions where they are still online, at `at` for `reason`; returns those this
+    /// call ended.
+    async fn end_sessions(
+        &self,
+        sessions: &[Session],
+        at: Timestamp,
+        reason: OfflineReason,
+    ) -> Result<Vec<Session>, StoreError>;
 
     /// One page of the sessions in `scope` that match `query`, and the count of all matches.
     async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError>;
@@ -212,7 +268,8 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- forced offline ----
 
-    /// Which of `user_ids` exist in `scope` (have a session or a token there), with their tenant.
+    /// Which of `user_ids` exist in `scope` (have a session or a token there), with their tenant:
+    /// a user id known in two tenants of the scope is two users, one per tenant.
     async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError>;
 
     /// Ends every online session of these users at `at` for `reason`; returns the sessions this
@@ -257,6 +314,15 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes these sessions where they have ended; returns how many this call deleted (the
     /// counters move with them).
     async fn delete_ended_sessions(&self, sessions: &[Session]) -> Result<u64, StoreError>;
+
+    /// A page of at most `limit` online sessions with their tokens' hashes, for the cleanup's
+    /// token sweep; `after` is the previous page's [`SweepPage::next`] (`None`: from the start).
+    /// A session that changes during a sweep may be seen twice or not at all; the next sweep
+    /// sees it.
+    async fn online_sessions_page(&self, after: Option<&str>, limit: usize) -> Result<SweepPage, StoreError>;
+
+    /// The records of those of these tokens that exist (revoked and expired ones included).
+    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError>;
 
     /// Tokens that expired before `now`, at most `limit`.
     async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError>;
