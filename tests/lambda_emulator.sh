@@ -38,8 +38,10 @@ cargo run --quiet -p local-api -- --store dynamodb --seed-only
 port=$(free_port)
 env_vars="DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,AWS_REGION=$AWS_REGION,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
 env_vars+=",AWS_EC2_METADATA_DISABLED=true,PAGE_TOKEN_KEY=emulator-page-token-key,LOG_LEVEL=debug"
-# moto serves the API Gateway Management API too, behind the same proxy.
-env_vars+=",WEBSOCKET_MANAGEMENT_ENDPOINT=$DYNAMODB_ENDPOINT"
+# moto serves the API Gateway Management API too, behind the same proxy. The cleanup ends the
+# demo's sessions not seen for a minute and deletes those ended a day ago, so that its writes are
+# traced too (the demo's online sessions were last seen up to five minutes ago).
+env_vars+=",WEBSOCKET_MANAGEMENT_ENDPOINT=$DYNAMODB_ENDPOINT,STALE_AFTER_SECONDS=60,RETENTION_DAYS=1"
 cargo lambda watch --release --ignore-changes -A 127.0.0.1 -P "$port" --env-var "$env_vars" \
   >target/lambda-watch.log 2>&1 &
 watch_pid=$!

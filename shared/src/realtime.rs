@@ -251,15 +251,7 @@ async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timest
             Ok(Some(reason)) => end_with_token(app, bound.session, reason, now).await,
             Err(error) => text_response(error_notice(now, &error.msg)),
         },
-        Ok(None) => {
-            if let Err(error) = app.gateway.close(connection_id).await {
-                tracing::warn!(%error, connectionId = connection_id, "ended session's connection not closed");
-            }
-            text_response(error_notice(
-                now,
-                "This connection's session has ended; connect again to go online.",
-            ))
-        }
+        Ok(None) => already_ended(app, connection_id, now).await,
         Err(error) => {
             let error = ApiError::from(error);
             text_response(error_notice(now, &error.msg))
@@ -281,16 +273,31 @@ async fn token_ends_session(
     Ok(session_end_reason(record.as_ref(), now))
 }
 
+/// A heartbeat on a session that has ended: told so, and its connection closed.
+async fn already_ended(app: &App, connection_id: &str, now: Timestamp) -> ApiGatewayProxyResponse {
+    if let Err(error) = app.gateway.close(connection_id).await {
+        tracing::warn!(%error, connectionId = connection_id, "ended session's connection not closed");
+    }
+    text_response(error_notice(
+        now,
+        "This connection's session has ended; connect again to go online.",
+    ))
+}
+
 /// Ends a session whose token has ended, tells its client `SESSION_ENDED` and closes its
 /// connection. The notice goes through the gateway before the close (API Gateway drops a route
-/// response to a connection closed meanwhile), so the heartbeat's own answer is empty.
+/// response to a connection closed meanwhile), so the heartbeat's own answer is empty. When another
+/// call (a disconnect, a forced offline, the cleanup) ended the session first, the heartbeat is
+/// answered as any heartbeat on an ended session.
 async fn end_with_token(app: &App, session: Session, reason: OfflineReason, now: Timestamp) -> ApiGatewayProxyResponse {
-    if let Err(error) = app
+    match app
         .store
         .end_sessions(std::slice::from_ref(&session), now, reason)
         .await
     {
-        return text_response(error_notice(now, &ApiError::from(error).msg));
+        Ok(ended) if ended.is_empty() => return already_ended(app, &session.connection_id, now).await,
+        Ok(_) => {}
+        Err(error) => return text_response(error_notice(now, &ApiError::from(error).msg)),
     }
     let connection = session.connection_id.as_str();
     if let Err(error) = app.gateway.send(connection, &Notice::session_ended(now, reason)).await {
