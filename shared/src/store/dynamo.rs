@@ -1280,12 +1280,7 @@ impl Store for DynamoStore {
             .try_collect()
             .await?;
         let online: Vec<Session> = online.into_iter().flatten().collect();
-        let ended: Vec<Vec<Session>> = futures::stream::iter(by_tenant(&online))
-            .map(|(tenant, sessions)| self.end_of_tenant(tenant, sessions, at, reason, None))
-            .buffer_unordered(CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(ended.into_iter().flatten().collect())
+        self.end_sessions(&online, at, reason).await
     }
 
     async fn stale_sessions(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError> {
