@@ -507,26 +507,28 @@ impl DynamoStore {
 
     /// What is known of a connection, read consistently.
     async fn connection(&self, connection_id: &str) -> Result<Connection, StoreError> {
-        let Some(connection) = self.get(&self.tables.sessions, connection_key(connection_id)).await? else {
-            return Ok(Connection::Unknown);
+        let (tenant, id) = match self.session_key_of(connection_id).await? {
+            SessionOf::Unknown => return Ok(Connection::Unknown),
+            SessionOf::None => return Ok(Connection::Closed),
+            SessionOf::Key(tenant, id) => (tenant, id),
         };
-        let Some(id) = opt_s(&connection, "sessionId")? else {
-            return Ok(Connection::Closed);
-        };
-        let tenant = TenantId(read_n(&connection, "tenantId")?);
-        let id = id.parse().map_err(|_| corrupt("sessionId"))?;
         match self.get(&self.tables.sessions, session_key(tenant, id)).await? {
             Some(item) => bound_session_from(&item).map(|bound| Connection::Of(Box::new(bound))),
             None => Ok(Connection::Closed),
         }
     }
 
-    /// The online session a connection rides on.
-    async fn online_session_of(&self, connection_id: &str) -> Result<Option<Session>, StoreError> {
-        Ok(match self.connection(connection_id).await? {
-            Connection::Of(bound) if bound.session.online() => Some(bound.session),
-            _ => None,
-        })
+    /// Which session a connection carries (or carried), from its connection item alone.
+    async fn session_key_of(&self, connection_id: &str) -> Result<SessionOf, StoreError> {
+        let Some(connection) = self.get(&self.tables.sessions, connection_key(connection_id)).await? else {
+            return Ok(SessionOf::Unknown);
+        };
+        let Some(id) = opt_s(&connection, "sessionId")? else {
+            return Ok(SessionOf::None);
+        };
+        let tenant = TenantId(read_n(&connection, "tenantId")?);
+        let id = id.parse().map_err(|_| corrupt("sessionId"))?;
+        Ok(SessionOf::Key(tenant, id))
     }
 
     /// Remembers an unknown connection as closed, so that a `$connect` arriving after its
@@ -1064,15 +1066,17 @@ impl Store for DynamoStore {
         Ok(None)
     }
 
+    /// Two calls on the hot path: the connection item, then the session's update conditioned on
+    /// its being online, which returns the session (no read of the session first).
     async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<BoundSession>, StoreError> {
-        let Some(session) = self.online_session_of(connection_id).await? else {
+        let SessionOf::Key(tenant, id) = self.session_key_of(connection_id).await? else {
             return Ok(None);
         };
         let update = self
             .client
             .update_item()
             .table_name(&self.tables.sessions)
-            .set_key(Some(session_key(session.tenant_id, session.id)))
+            .set_key(Some(session_key(tenant, id)))
             .update_expression("SET #seen = :at")
             .condition_expression("attribute_exists(#ot) AND #seen <= :at")
             .expression_attribute_names("#seen", "lastSeenDate")
@@ -1083,7 +1087,7 @@ impl Store for DynamoStore {
         self.usage.wrote(1);
         match result {
             Ok(output) => output.attributes.as_ref().map(bound_session_from).transpose(),
-            // Ended meanwhile, or a later heartbeat already landed: the session stands as it is.
+            // Ended (or gone), or a later heartbeat already landed: the session stands as it is.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
@@ -1684,6 +1688,15 @@ fn connection_item(session: &Session) -> Item {
         n(session.online_date.secs() + CONNECTION_TTL_SECS),
     );
     item
+}
+
+/// What a connection item says of its session.
+enum SessionOf {
+    /// No connection item.
+    Unknown,
+    /// A tombstone: closed before any session.
+    None,
+    Key(TenantId, SessionId),
 }
 
 /// What the store knows of a connection id.
