@@ -12,11 +12,11 @@ source infra/scripts/moto.sh
 if [ ! -x .venv/bin/cargo-lambda ]; then
   echo "installing cargo-lambda into .venv (once)..."
   [ -x .venv/bin/pip ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda
+  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2 ziglang==0.17.1
 fi
 if ! .venv/bin/python -c 'import samtranslator' 2>/dev/null; then
   echo "installing aws-sam-translator into .venv (once, for tests/iam_check.py)..."
-  .venv/bin/pip install --quiet --disable-pip-version-check aws-sam-translator
+  .venv/bin/pip install --quiet --disable-pip-version-check aws-sam-translator==1.115.0
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 

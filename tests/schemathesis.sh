@@ -11,7 +11,7 @@ source infra/scripts/moto.sh # free_port, wait_for_port
 if [ ! -x .venv/bin/schemathesis ]; then
   echo "installing schemathesis into .venv (once)..."
   [ -x .venv/bin/pip ] || python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check schemathesis
+  .venv/bin/pip install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
 
 cargo build --quiet -p local-api

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use message_center::offline::parse_offline_request;
+use message_center::http::offline_body::parse_offline_request;
 use message_center_fuzz::assert_ok_or_field_named_4xx;
 
 fuzz_target!(|data: &[u8]| {

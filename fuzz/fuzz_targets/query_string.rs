@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use message_center::query::{parse_session_query, ListMode};
+use message_center::http::query::{parse_session_query, ListMode};
 use message_center_fuzz::{assert_ok_or_field_named_4xx, percent_encoded};
 
 fuzz_target!(|data: &[u8]| {

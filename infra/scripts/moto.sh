@@ -41,7 +41,7 @@ start_moto() {
   if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import samtranslator' 2>/dev/null; then
     echo "installing moto's DynamoDB server and the SAM translator into $venv (once)..."
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' aws-sam-translator
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5' aws-sam-translator==1.115.0
   fi
   export MOTO_PYTHON="$PWD/$venv/bin/python"
 

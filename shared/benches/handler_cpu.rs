@@ -3,10 +3,10 @@
 //! message-center`; figures go to docs/performance.md.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use message_center::api::list::page_data;
 use message_center::domain::{InfoScope, OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
-use message_center::envelope::success;
-use message_center::query::{parse_session_query, ListMode};
+use message_center::http::envelope::success;
+use message_center::http::page_data;
+use message_center::http::query::{parse_session_query, ListMode};
 
 /// Twenty filters of every kind, percent-encoded as a console sends them.
 fn twenty_filter_query() -> String {

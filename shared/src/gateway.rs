@@ -2,8 +2,6 @@
 //! API Gateway Management API; the local API has its own in-process implementation. A connection
 //! that is already gone is not an error: it is reported as [`Delivery::Gone`].
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use serde::Serialize;
@@ -195,30 +193,5 @@ impl ConnectionGateway for NoConnections {
 
     async fn close(&self, _connection_id: &str) -> Result<Delivery, GatewayError> {
         Ok(Delivery::Gone)
-    }
-}
-
-/// The gateway a function binary builds at start-up, from the configuration its store was built
-/// from (one HTTPS client and one trust-store load per container). A type parameter of the
-/// function's entry point, not a run-time choice, so that a function that never messages or
-/// closes a connection (list, search, detail, connect, disconnect) does not link the API Gateway
-/// Management API client.
-pub trait GatewayFromEnv {
-    fn from_env(config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway>;
-}
-
-impl GatewayFromEnv for NoConnections {
-    fn from_env(_config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway> {
-        Arc::new(NoConnections)
-    }
-}
-
-/// The stage named by `WEBSOCKET_MANAGEMENT_ENDPOINT`; without it, no connections to reach.
-impl GatewayFromEnv for ApiGatewayConnections {
-    fn from_env(config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway> {
-        match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
-            Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayConnections::new(config, &endpoint)),
-            _ => Arc::new(NoConnections),
-        }
     }
 }

@@ -1,24 +1,23 @@
 //! Message Center Online: the code every function shares. Each Lambda binary is a thin `main.rs`
-//! over this crate: the domain, parsing of what callers send, auth, the store, the connection
-//! gateway, the envelope, and the handlers that put them together.
+//! over this crate. The modules are layers, each importing only those below it (a test,
+//! `tests/tests/layers.rs`, checks):
+//!
+//! 1. [`domain`]: the vocabulary and the rules that need no I/O (sessions, filters, ordering,
+//!    paging, who may do what, errors);
+//! 2. [`store`] and [`gateway`]: where state is kept (DynamoDB, or memory) and how live
+//!    connections are reached (API Gateway's management API);
+//! 3. [`service`]: the use cases (connect, heartbeat, list, force offline, cleanup...) over one
+//!    [`service::App`];
+//! 4. [`http`] and then [`ws`]: the adapters that turn API Gateway's events into use-case calls
+//!    and their answers into the contract's envelope;
+//! 5. [`lambda`]: start-up, logs and metrics of the function binaries.
 
-pub mod api;
-pub mod auth;
-pub mod aws;
-pub mod budget;
-pub mod cleanup;
-pub mod cors;
 pub mod domain;
-pub mod envelope;
-pub mod error;
 pub mod gateway;
-pub mod metrics;
-pub mod offline;
-pub mod page_token;
-pub mod query;
-pub mod realtime;
-pub mod runtime;
+pub mod http;
+pub mod lambda;
+pub mod service;
 pub mod store;
-pub mod telemetry;
+pub mod ws;
 
-pub use error::{ApiError, ErrorKind, StoreError};
+pub use domain::error::{ApiError, ErrorKind, StoreError};

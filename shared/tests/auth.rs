@@ -5,12 +5,11 @@ use std::collections::BTreeSet;
 
 use lambda_http::http::header::AUTHORIZATION;
 use lambda_http::http::{HeaderMap, HeaderValue};
-use message_center::auth::{
-    authenticate_token, authorize, bearer_token, is_token_syntax, Caller, Permission, TenantScope, TokenHash,
-    TokenRecord,
-};
+use message_center::domain::access::{is_token_syntax, Caller, Permission, TenantScope, TokenHash, TokenRecord};
 use message_center::domain::{TenantId, Timestamp, UserId};
-use message_center::store::{MemoryStore, Store, UserRef};
+use message_center::http::bearer_token;
+use message_center::service::auth::{authenticate, authorize as authorize_token};
+use message_center::store::{MemoryStore, OfflineStore, TokenStore, UserRef};
 use message_center::{ApiError, ErrorKind};
 
 // ---- helpers ----
@@ -219,7 +218,7 @@ fn the_token_hash_tells_tokens_apart() {
     );
 }
 
-// ---- authenticate_token ----
+// ---- authenticate ----
 
 #[tokio::test]
 async fn a_live_token_without_expiry_gives_its_caller() {
@@ -230,7 +229,7 @@ async fn a_live_token_without_expiry_gives_its_caller() {
     rec.platform = true;
     let store = store_with(&[rec.clone()]).await;
 
-    let caller = authenticate_token(&store, TOKEN, NOW).await.unwrap();
+    let caller = authenticate(&store, TOKEN, NOW).await.unwrap();
     assert_eq!(
         caller,
         Caller {
@@ -250,7 +249,7 @@ async fn a_token_with_a_future_expiry_is_live() {
     rec.expires_at = Some(NOW.plus_secs(3600));
     rec.avatar = None;
     let store = store_with(&[rec]).await;
-    let caller = authenticate_token(&store, TOKEN, NOW).await.unwrap();
+    let caller = authenticate(&store, TOKEN, NOW).await.unwrap();
     assert_eq!(
         (caller.user_id, caller.tenant_id, caller.platform, caller.avatar),
         (UserId(1001), TenantId(1), false, None)
@@ -260,13 +259,13 @@ async fn a_token_with_a_future_expiry_is_live() {
     let mut rec = record("edge");
     rec.expires_at = Some(Timestamp::from_millis(NOW.millis() + 1));
     let store = store_with(&[rec]).await;
-    assert!(authenticate_token(&store, "edge", NOW).await.is_ok());
+    assert!(authenticate(&store, "edge", NOW).await.is_ok());
 }
 
 #[tokio::test]
 async fn an_unknown_token_is_401() {
     let store = store_with(&[record("another-token")]).await;
-    let e = assert_unauthorized(authenticate_token(&store, TOKEN, NOW).await, "unknown");
+    let e = assert_unauthorized(authenticate(&store, TOKEN, NOW).await, "unknown");
     assert_no_token_in(&e, TOKEN);
 }
 
@@ -274,10 +273,7 @@ async fn an_unknown_token_is_401() {
 async fn the_stored_hash_is_not_a_credential() {
     let store = store_with(&[record(TOKEN)]).await;
     let hash = TokenHash::of(TOKEN);
-    assert_unauthorized(
-        authenticate_token(&store, hash.as_str(), NOW).await,
-        "the hash as a token",
-    );
+    assert_unauthorized(authenticate(&store, hash.as_str(), NOW).await, "the hash as a token");
 }
 
 #[tokio::test]
@@ -287,7 +283,7 @@ async fn an_expired_token_is_401() {
         rec.expires_at = Some(expires_at);
         let store = store_with(&[rec]).await;
         let e = assert_unauthorized(
-            authenticate_token(&store, TOKEN, NOW).await,
+            authenticate(&store, TOKEN, NOW).await,
             &format!("expired at {expires_at}"),
         );
         assert!(e.msg.contains("expired"), "{e}");
@@ -302,7 +298,7 @@ async fn a_revoked_token_is_401_even_before_it_expires() {
         rec.expires_at = expires_at;
         rec.revoked_at = Some(NOW.plus_secs(-60));
         let store = store_with(&[rec]).await;
-        let e = assert_unauthorized(authenticate_token(&store, TOKEN, NOW).await, "revoked");
+        let e = assert_unauthorized(authenticate(&store, TOKEN, NOW).await, "revoked");
         assert!(e.msg.contains("revoked"), "{e}");
         assert_no_token_in(&e, TOKEN);
     }
@@ -311,7 +307,7 @@ async fn a_revoked_token_is_401_even_before_it_expires() {
 #[tokio::test]
 async fn a_token_revoked_through_the_store_stops_working() {
     let store = store_with(&[record(TOKEN)]).await;
-    assert!(authenticate_token(&store, TOKEN, NOW).await.is_ok());
+    assert!(authenticate(&store, TOKEN, NOW).await.is_ok());
     let revoked = store
         .revoke_user_tokens(
             &[UserRef {
@@ -323,7 +319,7 @@ async fn a_token_revoked_through_the_store_stops_working() {
         .await
         .unwrap();
     assert_eq!(revoked, 1);
-    assert_unauthorized(authenticate_token(&store, TOKEN, NOW).await, "after revocation");
+    assert_unauthorized(authenticate(&store, TOKEN, NOW).await, "after revocation");
 }
 
 #[tokio::test]
@@ -331,7 +327,7 @@ async fn a_malformed_token_is_401() {
     let store = store_with(&[record("abc def")]).await;
     // Even a record stored under the hash of a malformed token is never reached.
     for bad in ["", "abc def", "a=b", "with\"quote"] {
-        assert_unauthorized(authenticate_token(&store, bad, NOW).await, bad);
+        assert_unauthorized(authenticate(&store, bad, NOW).await, bad);
     }
 }
 
@@ -410,6 +406,19 @@ fn a_tenant_scope_contains_its_tenant_only() {
 }
 
 // ---- authorize: the one door ----
+
+/// The door as the HTTP adapter opens it: the bearer header, the token and the permission, then
+/// the scope the request asked for.
+async fn authorize(
+    store: &MemoryStore,
+    headers: &HeaderMap,
+    permission: Permission,
+    requested: Option<TenantId>,
+) -> Result<(Caller, TenantScope), ApiError> {
+    let caller = authorize_token(store, bearer_token(headers)?, permission).await?;
+    let scope = caller.scope(requested)?;
+    Ok((caller, scope))
+}
 
 #[tokio::test]
 async fn authorize_without_a_header_is_401() {

@@ -1,7 +1,8 @@
 //! The forced-offline request body, as the contract defines it: what is accepted, the defaults,
 //! and a field-named 400 for everything else, never a panic.
 
-use message_center::offline::{parse_offline_request, OfflineRequest, ReceiveObjectType};
+use message_center::http::offline_body::parse_offline_request;
+use message_center::service::offline::{OfflineRequest, ReceiveObjectType};
 use message_center::{ApiError, ErrorKind};
 use serde_json::{json, Value};
 

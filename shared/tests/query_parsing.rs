@@ -5,7 +5,7 @@ use message_center::domain::{
     Filter, FilterKey, FilterOp, FilterValue, InfoScope, OrderBy, OrderSort, SessionId, SessionQuery, TenantId,
     Timestamp,
 };
-use message_center::query::{parse_positive_id, parse_session_query, ListMode, MAX_VALUE_CHARS};
+use message_center::http::query::{parse_positive_id, parse_session_query, ListMode, MAX_VALUE_CHARS};
 use message_center::{ApiError, ErrorKind};
 
 // ---- helpers ----

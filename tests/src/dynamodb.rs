@@ -21,7 +21,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
 use aws_sdk_dynamodb::Client;
-use message_center::store::schema::{create_tables, TableNames};
+use message_center::store::dynamo::schema::{create_tables, TableNames};
 use message_center::store::DynamoStore;
 
 use crate::faults::Faults;
@@ -110,7 +110,7 @@ fn wait_until_listening(address: SocketAddr, patience: Duration) -> Option<()> {
 /// A client for the test server with dummy credentials and a fixed region: it never looks for
 /// AWS configuration, so it never probes the instance-metadata address.
 pub fn client() -> Client {
-    Client::from_conf(config(message_center::aws::http_client()).build())
+    Client::from_conf(config(message_center::lambda::aws::http_client()).build())
 }
 
 /// The configuration of [`client`], sending through `http_client`.
@@ -222,7 +222,7 @@ pub async fn faulty_store(faults: &Arc<Faults>) -> DynamoStore {
     let retries = RetryConfig::standard()
         .with_initial_backoff(Duration::from_millis(5))
         .with_max_backoff(Duration::from_millis(50));
-    let http_client = faults.http_client(message_center::aws::http_client());
+    let http_client = faults.http_client(message_center::lambda::aws::http_client());
     store_on(Client::from_conf(config(http_client).retry_config(retries).build())).await
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::Request;
-use message_center::api::Endpoint;
+use message_center::http::Endpoint;
 
 /// The repository's `events/` folder.
 pub fn events_dir() -> PathBuf {
@@ -66,7 +66,7 @@ pub fn offline_request(token: &str, body: &str) -> Request {
     crate::logs::capture();
     let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
     *request.method_mut() = lambda_http::http::Method::POST;
-    *request.uri_mut() = format!("https://api.example.com{}/off", message_center::api::BASE_PATH)
+    *request.uri_mut() = format!("https://api.example.com{}/off", message_center::http::BASE_PATH)
         .parse()
         .expect("a valid URI");
     let headers = request.headers_mut();

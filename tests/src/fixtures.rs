@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use message_center::auth::{Permission, TokenHash, TokenRecord};
+use message_center::domain::access::{Permission, TokenHash, TokenRecord};
 use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
 
 /// 2026-11-28 10:00:00 UTC: the tests' "now".

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
+use message_center::lambda::telemetry::JsonLines;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -58,11 +59,9 @@ fn sink() -> &'static Sink {
             .with_default(LevelFilter::INFO)
             .with_target("message_center", LevelFilter::TRACE)
             .with_target("local_api", LevelFilter::TRACE);
+        // The functions' own line format, so the scan reads what CloudWatch would hold.
         let json = tracing_subscriber::fmt::layer()
-            .json()
-            .with_target(true)
-            .with_current_span(false)
-            .flatten_event(true)
+            .event_format(JsonLines::new(Some(binary.clone())))
             .with_writer(|| SinkWriter);
         let _ = tracing_subscriber::registry().with(json).with(filter).try_init();
         sink

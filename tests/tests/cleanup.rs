@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use message_center::api::App;
-use message_center::auth::{TenantScope, TokenHash};
-use message_center::cleanup::{run_cleanup, CleanupReport, CleanupSettings, CleanupTrigger};
+use message_center::domain::access::{TenantScope, TokenHash};
 use message_center::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
+use message_center::service::cleanup::{CleanupReport, CleanupSettings, CleanupTrigger};
+use message_center::service::App;
 use message_center::store::{Opened, SessionCounts, Store};
 use message_center_tests::fixtures::{at, ended, online, token};
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::run_cleanup;
 use tokio_tungstenite::tungstenite::Message;
 
 const SETTINGS: CleanupSettings = CleanupSettings {
@@ -70,7 +71,7 @@ async fn what_a_run_ends_deletes_and_keeps(store: Arc<dyn Store>) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
-        settings: Default::default(),
+        config: Default::default(),
     };
 
     let report = run_cleanup(&app, &SETTINGS, at(0), far_future()).await.unwrap();
@@ -167,7 +168,7 @@ fn app_over(store: Arc<dyn Store>) -> App {
     App {
         store,
         gateway: Arc::new(RecordingGateway::default()),
-        settings: Default::default(),
+        config: Default::default(),
     }
 }
 
@@ -310,7 +311,7 @@ fn the_scheduled_and_on_demand_events_are_accepted() {
     );
 }
 
-message_center_tests::on_both_stores!(
+message_center_tests::both_stores!(
     what_a_run_ends_deletes_and_keeps,
     a_backlog_is_finished_over_several_runs,
     two_runs_at_once_never_double_count,

@@ -7,13 +7,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use message_center::api::{handle, App};
-use message_center::cleanup::{run_cleanup, CleanupSettings};
 use message_center::domain::Timestamp;
-use message_center::realtime::{self, WsRoute};
-use message_center::store::{MemoryStore, Store};
+use message_center::http::handle;
+use message_center::service::cleanup::CleanupSettings;
+use message_center::service::App;
+use message_center::store::Store;
+use message_center::ws::{self, WsRoute};
 use message_center_tests::events::{all_fixtures, endpoint_of, http_request, ws_event};
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::run_cleanup;
 use serde_json::Value;
 
 struct Invocation {
@@ -48,7 +50,7 @@ async fn run(app: &App, step: &Invocation) -> (Option<u16>, Option<String>) {
         _ => None,
     };
     if let Some(route) = route {
-        let response = realtime::handle(app, route, ws_event(&step.event)).await;
+        let response = ws::handle(app, route, ws_event(&step.event)).await;
         let body: Value = match &response.body {
             Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(text).unwrap(),
             other => panic!("{}: no text body: {other:?}", step.event),
@@ -76,7 +78,7 @@ async fn the_scenario_holds(store: Arc<dyn Store>) {
     let app = App {
         store,
         gateway: Arc::new(RecordingGateway::with_live(Vec::<String>::new())),
-        settings: Default::default(),
+        config: Default::default(),
     };
     for step in scenario() {
         let answered = run(&app, &step).await;
@@ -105,12 +107,4 @@ fn every_fixture_is_in_the_scenario_once() {
     }
 }
 
-#[tokio::test]
-async fn the_scenario_holds_on_memory() {
-    the_scenario_holds(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn the_scenario_holds_on_dynamodb() {
-    the_scenario_holds(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
+message_center_tests::both_stores!(the_scenario_holds);

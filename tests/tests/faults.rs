@@ -10,12 +10,14 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body as EventBody;
 use lambda_http::{Body, Request, Response};
-use message_center::api::{handle, App, Endpoint, BASE_PATH};
-use message_center::auth::{Permission, TenantScope, TokenHash};
+use message_center::domain::access::{Permission, TenantScope, TokenHash};
 use message_center::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
 use message_center::gateway::{ApiGatewayConnections, ConnectionGateway, Delivery};
-use message_center::realtime::{self, WsRoute};
+use message_center::http::{handle, Endpoint, BASE_PATH};
+use message_center::service::App;
 use message_center::store::{DynamoStore, Opened, Store};
+use message_center::store::{SessionStore, TokenStore};
+use message_center::ws::{self, WsRoute};
 use message_center_tests::dynamodb::{endpoint, faulty_store};
 use message_center_tests::events::fixture_json;
 use message_center_tests::faults::{Fault, Faults};
@@ -168,7 +170,7 @@ async fn connect(app: &App, user: i64, device: u8, outcomes: &tokio::sync::Mutex
     for attempt in 0..PATIENCE {
         let connection = format!("conn-{user}-{device}-{attempt}");
         let event = ws_event(WsRoute::Connect, &connection, Some(&user_token(user)), None);
-        let response = realtime::handle(app, WsRoute::Connect, event).await;
+        let response = ws::handle(app, WsRoute::Connect, event).await;
         let mut outcomes = outcomes.lock().await;
         if response.status_code == 200 {
             outcomes.accepted.insert((user, device), connection);
@@ -185,7 +187,7 @@ async fn connect(app: &App, user: i64, device: u8, outcomes: &tokio::sync::Mutex
 async fn heartbeat(app: &App, connection: &str, outcomes: &tokio::sync::Mutex<Outcomes>) {
     for _ in 0..PATIENCE {
         let event = ws_event(WsRoute::Default, connection, None, Some(r#"{"action":"heartbeat"}"#));
-        let answer = ws_body(&realtime::handle(app, WsRoute::Default, event).await);
+        let answer = ws_body(&ws::handle(app, WsRoute::Default, event).await);
         if answer["type"] == "HEARTBEAT_ACK" {
             return;
         }
@@ -201,7 +203,7 @@ async fn heartbeat(app: &App, connection: &str, outcomes: &tokio::sync::Mutex<Ou
 async fn disconnect(app: &App, connection: &str, outcomes: &tokio::sync::Mutex<Outcomes>) {
     for _ in 0..PATIENCE {
         let event = ws_event(WsRoute::Disconnect, connection, None, None);
-        let response = realtime::handle(app, WsRoute::Disconnect, event).await;
+        let response = ws::handle(app, WsRoute::Disconnect, event).await;
         if response.status_code == 200 {
             return;
         }
@@ -237,7 +239,7 @@ async fn a_day_under_faults(per_mille: u64, kinds: &[Fault], seed: u64) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
-        settings: Default::default(),
+        config: Default::default(),
     };
     let outcomes = tokio::sync::Mutex::new(Outcomes::default());
     faults.inject(per_mille, kinds, &[]);
@@ -336,16 +338,16 @@ async fn a_day_under_faults(per_mille: u64, kinds: &[Fault], seed: u64) {
     let app_without_faults = App {
         store: store.clone(),
         gateway,
-        settings: Default::default(),
+        config: Default::default(),
     };
-    let settings = message_center::cleanup::CleanupSettings {
+    let settings = message_center::service::cleanup::CleanupSettings {
         stale_after_secs: 0,
         retention_days: 30,
         batch: 100,
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let report =
-        message_center::cleanup::run_cleanup(&app_without_faults, &settings, Timestamp::now().plus_secs(1), deadline)
+        message_center_tests::run_cleanup(&app_without_faults, &settings, Timestamp::now().plus_secs(1), deadline)
             .await
             .unwrap();
     let orphans = sessions
@@ -402,7 +404,7 @@ async fn exhausted_retries_are_a_503_and_the_repeat_completes() {
         let app = App {
             store: store.clone(),
             gateway: Arc::new(RecordingGateway::default()),
-            settings: Default::default(),
+            config: Default::default(),
         };
         let off = || {
             off_request(
@@ -426,7 +428,7 @@ async fn exhausted_retries_are_a_503_and_the_repeat_completes() {
         let response = handle(&app, Endpoint::Offline, off()).await;
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok());
         assert_retry_later(response.status().as_u16(), &envelope(&response), retry_after);
-        let refused = realtime::handle(
+        let refused = ws::handle(
             &app,
             WsRoute::Connect,
             ws_event(WsRoute::Connect, "conn-refused", Some(&user_token(3)), None),
@@ -496,7 +498,7 @@ async fn gone_connections_do_not_fail_a_forced_offline() {
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "tests"),
         ))
-        .http_client(faults.http_client(message_center::aws::http_client()))
+        .http_client(faults.http_client(message_center::lambda::aws::http_client()))
         .build();
     let gateway = Arc::new(ApiGatewayConnections::new(&config, endpoint()));
     // The gateway itself: gone is a delivery outcome, not an error.
@@ -510,7 +512,7 @@ async fn gone_connections_do_not_fail_a_forced_offline() {
     let app = App {
         store: store.clone(),
         gateway,
-        settings: Default::default(),
+        config: Default::default(),
     };
     let (done, _) = until_done(&app, Endpoint::Offline, || {
         off_request(

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Response};
 use local_api::demo;
-use message_center::api::{handle, App};
 use message_center::domain::{Session, Timestamp};
+use message_center::http::handle;
+use message_center::service::App;
 use message_center::store::Store;
 use message_center_tests::contract::code_and_key;
 use message_center_tests::events::{endpoint_of, http_fixtures, http_request};
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::StoreKind;
 use serde_json::Value;
 
 struct Seeded {
@@ -31,7 +33,7 @@ async fn seeded(store: Arc<dyn Store>) -> Seeded {
         app: App {
             store,
             gateway: gateway.clone(),
-            settings: Default::default(),
+            config: Default::default(),
         },
         gateway,
         sessions,
@@ -218,29 +220,15 @@ async fn check(seeded: &Seeded, fixture: &str) {
     }
 }
 
-async fn every_fixture(make: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<dyn Store>>>>) {
+async fn every_fixture(kind: StoreKind) {
     let fixtures = http_fixtures();
     assert!(fixtures.len() >= 18, "the fixtures are there");
     // A fresh store each, so a forced offline in one does not change another's answer.
-    let runs = fixtures.into_iter().map(|fixture| {
-        let make = &make;
-        async move {
-            let seeded = seeded(make().await).await;
-            check(&seeded, &fixture).await;
-        }
+    let runs = fixtures.into_iter().map(|fixture| async move {
+        let seeded = seeded(kind.fresh().await).await;
+        check(&seeded, &fixture).await;
     });
     futures::future::join_all(runs).await;
 }
 
-#[tokio::test]
-async fn every_fixture_on_the_memory_store() {
-    every_fixture(|| Box::pin(async { Arc::new(message_center::store::MemoryStore::new()) as Arc<dyn Store> })).await;
-}
-
-#[tokio::test]
-async fn every_fixture_on_the_dynamodb_store() {
-    every_fixture(|| {
-        Box::pin(async { Arc::new(message_center_tests::dynamodb::fresh_store().await) as Arc<dyn Store> })
-    })
-    .await;
-}
+message_center_tests::both_stores!(each: every_fixture);

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body as EventBody;
 use lambda_http::{Body, Request};
-use message_center::api::{handle, App, Endpoint, Settings, BASE_PATH};
 use message_center::domain::Timestamp;
-use message_center::realtime::{self, WsRoute};
+use message_center::http::{handle, Endpoint, BASE_PATH};
+use message_center::service::{App, Config as ServiceConfig};
 use message_center::store::{MemoryStore, Store};
+use message_center::ws::{self, WsRoute};
 use message_center_tests::contract::code_and_key;
 use message_center_tests::events::fixture_json;
 use message_center_tests::gateway::RecordingGateway;
@@ -70,7 +71,7 @@ async fn demo_app() -> App {
         store: store as Arc<dyn Store>,
         gateway: Arc::new(RecordingGateway::default()),
         // The properties connect the demo users far more than 30 times a minute.
-        settings: Settings::unlimited(),
+        config: ServiceConfig::unlimited(),
     }
 }
 
@@ -610,7 +611,7 @@ fn any_connect_query_is_answered_200_or_a_field_named_4xx() {
                 let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
                 event["requestContext"]["connectionId"] = json!(format!("fuzz-{connection}"));
                 let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event).unwrap();
-                let response: ApiGatewayProxyResponse = realtime::handle(&app, WsRoute::Connect, event).await;
+                let response: ApiGatewayProxyResponse = ws::handle(&app, WsRoute::Connect, event).await;
                 let status = u16::try_from(response.status_code).unwrap();
                 let text = match &response.body {
                     Some(EventBody::Text(text)) => text.as_str(),
@@ -621,7 +622,7 @@ fn any_connect_query_is_answered_200_or_a_field_named_4xx() {
                 let device_chars = device_id.as_deref().map_or(0, |d| d.chars().count());
                 let expected = if token != TENANT_ADMIN_TOKEN {
                     401
-                } else if device_chars > realtime::MAX_DEVICE_ID_CHARS {
+                } else if device_chars > message_center::service::presence::MAX_DEVICE_ID_CHARS {
                     400
                 } else {
                     200

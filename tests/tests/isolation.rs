@@ -17,16 +17,18 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_lambda_events::encodings::Body as EventBody;
 use lambda_http::http::HeaderMap;
 use lambda_http::Body;
-use message_center::api::{handle, App, Endpoint, BASE_PATH};
-use message_center::auth::{Permission, TenantScope, TokenRecord};
+use message_center::domain::access::{Permission, TenantScope, TokenRecord};
 use message_center::domain::{OfflineReason, Session, Timestamp};
-use message_center::query::{parse_session_query, ListMode};
-use message_center::realtime::{self, WsRoute};
-use message_center::store::{MemoryStore, Opened, Store};
+use message_center::http::query::{parse_session_query, ListMode};
+use message_center::http::{handle, Endpoint, BASE_PATH};
+use message_center::service::App;
+use message_center::store::{Opened, Store};
+use message_center::ws::{self, WsRoute};
 use message_center_tests::contract::code_and_key;
 use message_center_tests::events::ws_event;
 use message_center_tests::fixtures::{at, ended, online, token};
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::StoreKind;
 use serde_json::{json, Value};
 
 const TENANT_A: i64 = 1;
@@ -390,7 +392,7 @@ impl World {
             app: App {
                 store,
                 gateway: gateway.clone(),
-                settings: Default::default(),
+                config: Default::default(),
             },
             gateway,
             sessions,
@@ -596,7 +598,7 @@ async fn call_ws_connect(world: &World, target: Target, caller: CallerKind, conn
             .clone(),
         None => connection_id,
     });
-    let response = realtime::handle(&world.app, WsRoute::Connect, event).await;
+    let response = ws::handle(&world.app, WsRoute::Connect, event).await;
     let body = match &response.body {
         Some(EventBody::Text(text)) => serde_json::from_str(text).expect("a JSON body"),
         other => panic!("no text body: {other:?}"),
@@ -844,18 +846,16 @@ fn assert_forced_offline(
     );
 }
 
-type MakeStore = fn() -> futures::future::BoxFuture<'static, Arc<dyn Store>>;
-
 /// Whether an endpoint has a write path at all (list, search and detail have none).
 fn can_write(call: Call) -> bool {
     matches!(call, Call::Http(Endpoint::Offline) | Call::WsConnect)
 }
 
-/// Walks the whole matrix on stores made by `make`. Cells that change the store run each on a
+/// Walks the whole matrix on fresh stores of `kind`. Cells that change the store run each on a
 /// world of their own, concurrently. The rest run one after another on one shared world they
 /// must leave as it was: each cell of an endpoint that can write is checked against the store
 /// right after it; the reads first, with one check after them all.
-async fn the_matrix(make: MakeStore) {
+async fn the_matrix(kind: StoreKind) {
     let cells = cells();
     assert_eq!(cells.len(), GROUPS.len() * 9, "every line has every caller");
     eprintln!(
@@ -866,7 +866,7 @@ async fn the_matrix(make: MakeStore) {
     let (changing, keeping): (Vec<&Cell>, Vec<&Cell>) = cells.iter().partition(|cell| cell.changes_the_store());
     let (writers, readers): (Vec<&Cell>, Vec<&Cell>) = keeping.into_iter().partition(|cell| can_write(cell.call));
 
-    let shared = World::seed(make().await).await;
+    let shared = World::seed(kind.fresh().await).await;
     let seeded = shared.snapshot().await;
     for cell in readers {
         run_cell(&shared, cell, &seeded, false).await;
@@ -881,20 +881,11 @@ async fn the_matrix(make: MakeStore) {
     }
 
     let own_worlds = changing.into_iter().map(|cell| async move {
-        let world = World::seed(make().await).await;
+        let world = World::seed(kind.fresh().await).await;
         let seeded = world.snapshot().await;
         run_cell(&world, cell, &seeded, true).await;
     });
     futures::future::join_all(own_worlds).await;
 }
 
-#[tokio::test]
-async fn the_isolation_matrix_on_the_memory_store() {
-    the_matrix(|| Box::pin(async { Arc::new(MemoryStore::new()) as Arc<dyn Store> })).await;
-}
-
-#[tokio::test]
-async fn the_isolation_matrix_on_the_dynamodb_store() {
-    the_matrix(|| Box::pin(async { Arc::new(message_center_tests::dynamodb::fresh_store().await) as Arc<dyn Store> }))
-        .await;
-}
+message_center_tests::both_stores!(each: the_matrix);

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use local_api::demo;
-use message_center::cors::CorsPolicy;
 use message_center::domain::Timestamp;
+use message_center::http::cors::CorsPolicy;
 use message_center::store::{MemoryStore, Store};
 use serde_json::{json, Value};
 
@@ -505,56 +505,6 @@ async fn no_cors_without_allowed_origins(store: Arc<dyn Store>) {
     }
 }
 
-#[tokio::test]
-async fn cors_for_the_allowed_origins_on_memory() {
-    cors_for_the_allowed_origins(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn cors_for_the_allowed_origins_on_dynamodb() {
-    cors_for_the_allowed_origins(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
-#[tokio::test]
-async fn no_cors_without_allowed_origins_on_memory() {
-    no_cors_without_allowed_origins(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn no_cors_without_allowed_origins_on_dynamodb() {
-    no_cors_without_allowed_origins(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
-#[tokio::test]
-async fn page_tokens_walk_a_listing_on_memory() {
-    page_tokens_walk_a_listing(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn page_tokens_walk_a_listing_on_dynamodb() {
-    page_tokens_walk_a_listing(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
-#[tokio::test]
-async fn routes_and_errors_over_http_on_memory() {
-    routes_and_errors_over_http(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn routes_and_errors_over_http_on_dynamodb() {
-    routes_and_errors_over_http(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
-#[tokio::test]
-async fn forced_offline_as_a_client_sees_it_on_memory() {
-    forced_offline_as_a_client_sees_it(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn forced_offline_as_a_client_sees_it_on_dynamodb() {
-    forced_offline_as_a_client_sees_it(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
 /// A store that fails (here: tables that do not exist on the DynamoDB server) is a 500 in the
 /// envelope, saying nothing of tables, ARNs or the SDK.
 #[tokio::test]
@@ -562,19 +512,19 @@ async fn a_failing_store_is_a_500_that_leaks_nothing() {
     let client = message_center_tests::dynamodb::client();
     let store = message_center::store::DynamoStore::new(
         client,
-        message_center::store::schema::TableNames::with_prefix("no-such-tables"),
+        message_center::store::dynamo::schema::TableNames::with_prefix("no-such-tables"),
     );
-    let app = message_center::api::App {
+    let app = message_center::service::App {
         store: Arc::new(store),
         gateway: Arc::new(message_center::gateway::NoConnections),
-        settings: Default::default(),
+        config: Default::default(),
     };
     let request = lambda_http::http::Request::builder()
         .uri(BASE)
         .header("authorization", "Bearer demo-admin-tenant-1")
         .body(lambda_http::Body::Empty)
         .unwrap();
-    let response = message_center::api::handle(&app, message_center::api::Endpoint::List, request).await;
+    let response = message_center::http::handle(&app, message_center::http::Endpoint::List, request).await;
     assert_eq!(response.status(), 500);
     let text = std::str::from_utf8(response.body().as_ref()).unwrap().to_owned();
     let body: Value = serde_json::from_str(&text).unwrap();
@@ -637,3 +587,11 @@ async fn the_openapi_document_and_the_odd_requests() {
     let (status, body) = server.get(&format!("{BASE}/%FF%FE"), ADMIN_1).await;
     assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("userId")));
 }
+
+message_center_tests::both_stores!(
+    cors_for_the_allowed_origins,
+    no_cors_without_allowed_origins,
+    page_tokens_walk_a_listing,
+    routes_and_errors_over_http,
+    forced_offline_as_a_client_sees_it
+);

@@ -6,10 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use message_center::api::{handle, App, Endpoint};
-use message_center::auth::{Permission, TenantScope};
-use message_center::budget::Budget;
-use message_center::domain::{OfflineReason, TenantId};
+use message_center::domain::access::{Permission, TenantScope};
+use message_center::domain::budget::Budget;
+use message_center::domain::TenantId;
+use message_center::http::{handle, Endpoint};
+use message_center::service::{App, Config};
+use message_center::store::SessionStore;
 use message_center::store::{Opened, Store};
 use message_center_tests::events::offline_request;
 use message_center_tests::fixtures::{at, online, token};
@@ -38,13 +40,13 @@ fn force_tenant(tenant: i64) -> lambda_http::Request {
 
 #[tokio::test]
 async fn a_forced_offline_past_its_budget_answers_202_and_a_repeat_finishes_it() {
-    std::env::set_var("OFFLINE_TIME_BUDGET_SECONDS", "0.001");
     let store = Arc::new(message_center_tests::dynamodb::fresh_store().await);
     seed(store.as_ref(), 91).await;
     let app = App {
         store: store.clone(),
         gateway: Arc::new(RecordingGateway::default()),
-        settings: Default::default(),
+        // `OFFLINE_TIME_BUDGET_SECONDS=0.001`, as the configuration reads it.
+        config: Config::from_vars(|name| (name == "OFFLINE_TIME_BUDGET_SECONDS").then(|| "0.001".to_owned())),
     };
     let response = handle(&app, Endpoint::Offline, force_tenant(91)).await;
     assert_eq!(response.status(), 202);
@@ -65,7 +67,12 @@ async fn a_forced_offline_past_its_budget_answers_202_and_a_repeat_finishes_it()
     // The same call, with the time it needs, finishes the work.
     let roomy = Budget::new(Duration::from_secs(60));
     let done = roomy
-        .run(store.force_tenant_offline(TenantId(91), None, at(0), OfflineReason::Forced))
+        .run(message_center::service::offline::force_tenant(
+            store.as_ref(),
+            TenantId(91),
+            None,
+            at(0),
+        ))
         .await
         .unwrap();
     assert!(!roomy.was_cut());
@@ -80,9 +87,11 @@ async fn the_memory_store_never_runs_out() {
     let app = App {
         store: store.clone(),
         gateway: Arc::new(RecordingGateway::default()),
-        settings: Default::default(),
+        config: Config {
+            offline_budget: std::time::Duration::from_millis(1),
+            ..Config::default()
+        },
     };
-    std::env::set_var("OFFLINE_TIME_BUDGET_SECONDS", "0.001");
     let response = handle(&app, Endpoint::Offline, force_tenant(92)).await;
     assert_eq!(response.status(), 200, "one lock, no batches: nothing to cut");
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();

@@ -6,10 +6,11 @@
 use std::sync::Arc;
 
 use lambda_http::Body;
-use message_center::api::{handle, App, Endpoint, BASE_PATH};
-use message_center::auth::{Permission, TenantScope, TokenHash};
+use message_center::domain::access::{Permission, TenantScope, TokenHash};
 use message_center::domain::{OfflineReason, Session, TenantId, UserId};
-use message_center::store::{MemoryStore, Opened, Store};
+use message_center::http::{handle, Endpoint, BASE_PATH};
+use message_center::service::App;
+use message_center::store::{Opened, Store};
 use message_center_tests::fixtures::{at, ended, online, token};
 use message_center_tests::gateway::RecordingGateway;
 use serde_json::{json, Value};
@@ -79,7 +80,7 @@ async fn both_paths_agree(store: Arc<dyn Store>) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
-        settings: Default::default(),
+        config: Default::default(),
     };
 
     let one_by_one = force_users_offline(&app, 1, &[1003]).await;
@@ -133,12 +134,4 @@ async fn both_paths_agree(store: Arc<dyn Store>) {
     );
 }
 
-#[tokio::test]
-async fn memory_both_paths_agree() {
-    both_paths_agree(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn dynamodb_both_paths_agree() {
-    both_paths_agree(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
+message_center_tests::both_stores!(both_paths_agree);

@@ -22,16 +22,18 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use aws_lambda_events::encodings::Body as EventBody;
 use futures::StreamExt;
 use lambda_http::Body;
-use message_center::api::{self, App, Endpoint, BASE_PATH};
-use message_center::auth::{Permission, TenantScope, TokenHash};
-use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::domain::access::{Permission, TenantScope, TokenHash};
 use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
-use message_center::query::{parse_session_query, ListMode};
-use message_center::realtime::{self, WsRoute};
+use message_center::http::query::{parse_session_query, ListMode};
+use message_center::http::{self as api, Endpoint, BASE_PATH};
+use message_center::service::cleanup::CleanupSettings;
+use message_center::service::App;
 use message_center::store::{MemoryStore, Opened, SessionCounts, Store};
+use message_center::ws::{self, WsRoute};
 use message_center_tests::dynamodb::{strict_store, StrictModel};
 use message_center_tests::fixtures::token;
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::run_cleanup;
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -378,7 +380,7 @@ async fn connect(app: &App, connection_id: &str, token: String, device: usize) -
         &[("token", token), ("deviceId", format!("device-{device}"))],
         None,
     );
-    let response = realtime::handle(app, WsRoute::Connect, event).await;
+    let response = ws::handle(app, WsRoute::Connect, event).await;
     let session_id = ws_body(&response).and_then(|body| body["data"]["sessionId"].as_str().map(str::to_owned));
     Observed::Connect {
         status: response.status_code,
@@ -388,7 +390,7 @@ async fn connect(app: &App, connection_id: &str, token: String, device: usize) -
 
 async fn heartbeat(app: &App, slot: Slot) -> Observed {
     let event = ws_event(&slot.connection_id(), &[], Some(r#"{"action":"heartbeat"}"#));
-    let response = realtime::handle(app, WsRoute::Default, event).await;
+    let response = ws::handle(app, WsRoute::Default, event).await;
     let empty = match &response.body {
         None | Some(EventBody::Empty) => true,
         Some(EventBody::Text(text)) => text.is_empty(),
@@ -442,7 +444,7 @@ async fn perform(app: &App, op: &Op) -> Observed {
         }
         Op::Heartbeat(slot) => heartbeat(app, *slot).await,
         Op::Disconnect(slot) => {
-            let response = realtime::handle(app, WsRoute::Disconnect, ws_event(&slot.connection_id(), &[], None)).await;
+            let response = ws::handle(app, WsRoute::Disconnect, ws_event(&slot.connection_id(), &[], None)).await;
             match ws_body(&response).as_ref().and_then(|b| b["data"]["ended"].as_bool()) {
                 Some(ended) if response.status_code == 200 => Observed::Disconnect { ended },
                 _ => Observed::Broken(format!("disconnect answered {response:?}")),
@@ -558,7 +560,7 @@ async fn race(store: Arc<dyn Store>, scenario: &Scenario, run: Run) -> Verdict {
         gateway: Arc::new(RecordingGateway::default()),
         // The default per-user connect limit (30 a minute) is never reached: a user records at
         // most one session per device (3) in a scenario, and only recorded sessions count.
-        settings: Default::default(),
+        config: Default::default(),
     };
     let turns = Arc::new(tokio::sync::Semaphore::new(run.in_flight));
     let tasks: Vec<_> = scenario
@@ -627,7 +629,7 @@ async fn settle(app: &App, scenario: &Scenario) -> Settled {
     let settling = App {
         store: app.store.clone(),
         gateway: gateway.clone(),
-        settings: app.settings,
+        config: app.config.clone(),
     };
     let answers = futures::future::join_all(slots.iter().map(|slot| heartbeat(&settling, *slot))).await;
     let mut settled = Settled {

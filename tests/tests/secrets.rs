@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use lambda_http::{Body, Request};
-use message_center::api::{handle, App, Endpoint, BASE_PATH};
-use message_center::auth::{Permission, TokenHash, TokenRecord};
-use message_center::realtime::{self, WsRoute};
+use message_center::domain::access::{Permission, TokenHash, TokenRecord};
+use message_center::http::{handle, Endpoint, BASE_PATH};
+use message_center::service::App;
+use message_center::store::TokenStore;
 use message_center::store::{DynamoStore, Store};
+use message_center::ws::{self, WsRoute};
 use message_center_tests::dynamodb::{faulty_store, fresh_store};
 use message_center_tests::events::ws_event;
 use message_center_tests::faults::{Fault, Faults};
@@ -77,14 +79,14 @@ async fn every_handler_with(app: &App, secret: &str) {
     by_query.query_string_parameters =
         std::collections::HashMap::from([("token".to_owned(), secret.to_owned())]).into();
     by_query.request_context.connection_id = Some(format!("conn-{}", ulid::Ulid::new()));
-    realtime::handle(app, WsRoute::Connect, by_query).await;
+    ws::handle(app, WsRoute::Connect, by_query).await;
     let mut by_header = ws_event("ws-connect.json");
     by_header.query_string_parameters = Default::default();
     by_header
         .headers
         .insert("authorization", format!("Bearer {secret}").parse().unwrap());
     by_header.request_context.connection_id = Some(format!("conn-{}", ulid::Ulid::new()));
-    realtime::handle(app, WsRoute::Connect, by_header).await;
+    ws::handle(app, WsRoute::Connect, by_header).await;
 }
 
 fn assert_no_secret_logged(logs: &str) {
@@ -103,7 +105,7 @@ async fn no_token_in_logs(store: Arc<dyn Store>, faults: Option<Arc<Faults>>) {
     let app = App {
         store,
         gateway: Arc::new(RecordingGateway::default()),
-        settings: Default::default(),
+        config: Default::default(),
     };
     let before = captured().len();
     if let Some(faults) = &faults {

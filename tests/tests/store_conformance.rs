@@ -1,16 +1,21 @@
-//! One conformance suite for the `Store` trait, run against both stores: the embedded
-//! `MemoryStore` and `DynamoStore` on a real DynamoDB-protocol server (moto). Each case is written
-//! once, against `&dyn Store`; the macro at the bottom instantiates every case for each store, so
-//! the test names (`memory::…`, `dynamodb::…`) show that both ran.
+//! One conformance suite for the store traits, run against both stores: the embedded
+//! `MemoryStore` and `DynamoStore` on a real DynamoDB-protocol server (moto, behind the strict
+//! proxy). Each case is written once, against `dyn Store`; `both_stores!` at the bottom runs every
+//! case on each store, so the test names (`memory::…`, `dynamodb::…`) show that both ran. The
+//! forced-offline cases go through the service's rule (`force_tenant`, `force_users`), which is
+//! made of the stores' offline reads and writes.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use message_center::auth::{Permission, TenantScope, TokenHash};
+use message_center::domain::access::{Permission, TenantScope, TokenHash};
 use message_center::domain::{
-    select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, TenantId, UserId,
+    select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, StoreError, TenantId, Timestamp,
+    UserId,
 };
-use message_center::query::{parse_session_query, ListMode};
-use message_center::store::{ConnectCheck, Opened, SessionCounts, Store, TenantOffline, UserRef};
+use message_center::http::query::{parse_session_query, ListMode};
+use message_center::service::offline::{force_tenant, force_users, Forced};
+use message_center::store::{ConnectCheck, Opened, SessionCounts, Store, UserRef};
 use message_center_tests::fixtures::{at, ended, online, token};
 
 fn user(tenant: i64, user: i64) -> UserRef {
@@ -32,6 +37,12 @@ fn ids(sessions: &[Session]) -> Vec<SessionId> {
     sessions.iter().map(|s| s.id).collect()
 }
 
+/// Ends these users' online sessions as a forced offline does (their tokens first); the sessions
+/// this call ended.
+async fn end_user_sessions(store: &dyn Store, users: &[UserRef], at: Timestamp) -> Result<Vec<Session>, StoreError> {
+    Ok(force_users(store, users.to_vec(), at).await?.ended)
+}
+
 async fn open_all(store: &dyn Store, sessions: &[Session]) {
     for session in sessions {
         assert!(
@@ -47,7 +58,8 @@ async fn counts(store: &dyn Store, scope: TenantScope) -> (u64, u64) {
     (sessions, online)
 }
 
-pub async fn tokens_round_trip(store: &dyn Store) {
+pub async fn tokens_round_trip(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let mut record = token("secret-a", 1, 1001, &[Permission::List], false);
     store.put_token(&record).await.unwrap();
     assert_eq!(
@@ -68,7 +80,8 @@ pub async fn tokens_round_trip(store: &dyn Store) {
     );
 }
 
-pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: &dyn Store) {
+pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     for (secret, tenant, user) in [("a1", 1, 1001), ("a2", 1, 1001), ("b", 1, 1002), ("c", 2, 2001)] {
         store.put_token(&token(secret, tenant, user, &[], false)).await.unwrap();
     }
@@ -99,7 +112,8 @@ pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: &dyn 
     assert_eq!(store.revoke_user_tokens(&[user(2, 1002)], at(0)).await.unwrap(), 0);
 }
 
-pub async fn opening_a_session_records_it_once(store: &dyn Store) {
+pub async fn opening_a_session_records_it_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let session = online(1, 1001, "Ada Lovelace", at(-60));
     assert!(store.open_session(&session, None).await.unwrap() == Opened::Recorded);
     let mut again = online(1, 1001, "Ada Lovelace", at(-30));
@@ -118,7 +132,8 @@ pub async fn opening_a_session_records_it_once(store: &dyn Store) {
     assert_eq!(listed.sessions, vec![session], "every field survives the round trip");
 }
 
-pub async fn no_session_is_opened_on_a_revoked_token(store: &dyn Store) {
+pub async fn no_session_is_opened_on_a_revoked_token(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let tenant = TenantScope::Tenant(TenantId(1));
     let record = token("connect-token-4f1e", 1, 1001, &[], false);
     store.put_token(&record).await.unwrap();
@@ -163,7 +178,8 @@ pub async fn no_session_is_opened_on_a_revoked_token(store: &dyn Store) {
     );
 }
 
-pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
+pub async fn closing_a_connection_ends_its_session_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let first = online(1, 1001, "Ada", at(-60));
     let second = online(1, 1001, "Ada", at(-30));
     open_all(store, &[first.clone(), second.clone()]).await;
@@ -207,7 +223,8 @@ pub async fn closing_a_connection_ends_its_session_once(store: &dyn Store) {
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(1))).await, (2, 1));
 }
 
-pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store) {
+pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let session = online(1, 1001, "Ada", at(-60));
     open_all(store, std::slice::from_ref(&session)).await;
     let touched = store
@@ -229,7 +246,8 @@ pub async fn heartbeats_move_last_seen_of_online_sessions_only(store: &dyn Store
     );
 }
 
-pub async fn a_connect_after_its_disconnect_is_refused(store: &dyn Store) {
+pub async fn a_connect_after_its_disconnect_is_refused(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let late = online(1, 1001, "Ada", at(-1));
     // `$disconnect` delivered first: nothing to end, but the connection is remembered as closed.
     assert_eq!(
@@ -252,7 +270,8 @@ pub async fn a_connect_after_its_disconnect_is_refused(store: &dyn Store) {
     assert_eq!(store.touch_connection(&late.connection_id, at(1)).await.unwrap(), None);
 }
 
-pub async fn racing_connects_and_disconnects_leave_exact_counts(store: &dyn Store) {
+pub async fn racing_connects_and_disconnects_leave_exact_counts(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let sessions: Vec<Session> = (0..40)
         .map(|n| online(3, 3000 + n % 4, "Racer", at(-100 + n)))
         .collect();
@@ -322,7 +341,8 @@ fn dataset() -> Vec<Session> {
     sessions
 }
 
-pub async fn listings_match_the_model_for_every_scope_and_query(store: &dyn Store) {
+pub async fn listings_match_the_model_for_every_scope_and_query(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let data = dataset();
     open_all(store, &data).await;
     let queries = [
@@ -391,7 +411,8 @@ async fn every_page(store: &dyn Store, scope: TenantScope, mut query: SessionQue
     }
 }
 
-pub async fn cursors_walk_every_match_once_in_order(store: &dyn Store) {
+pub async fn cursors_walk_every_match_once_in_order(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let data = dataset();
     open_all(store, &data).await;
     let queries = [
@@ -428,7 +449,8 @@ pub async fn cursors_walk_every_match_once_in_order(store: &dyn Store) {
     }
 }
 
-pub async fn a_users_sessions_are_online_ones_then_newest_ended(store: &dyn Store) {
+pub async fn a_users_sessions_are_online_ones_then_newest_ended(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let old_online = online(1, 1001, "Ada", at(-86_400));
     let mut history: Vec<Session> = (0..5)
         .map(|n| ended(1, 1001, "Ada", at(-3600 + n * 60), 10, OfflineReason::Disconnected))
@@ -476,7 +498,8 @@ pub async fn a_users_sessions_are_online_ones_then_newest_ended(store: &dyn Stor
         .is_empty());
 }
 
-pub async fn users_are_found_in_scope_only(store: &dyn Store) {
+pub async fn users_are_found_in_scope_only(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     open_all(
         store,
         &[
@@ -499,7 +522,8 @@ pub async fn users_are_found_in_scope_only(store: &dyn Store) {
     assert_eq!(everywhere, vec![user(1, 1001), user(1, 1002), user(2, 2001)]);
 }
 
-pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
+pub async fn ending_users_sessions_ends_each_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let targets = [
         online(1, 1001, "Ada", at(-60)),
         online(1, 1001, "Ada", at(-30)),
@@ -510,8 +534,7 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     open_all(store, &targets).await;
     open_all(store, &[bystander.clone(), history.clone()]).await;
 
-    let mut ended_now = store
-        .end_user_sessions(&[user(1, 1001), user(2, 2001)], at(0), OfflineReason::Forced)
+    let mut ended_now = end_user_sessions(store, &[user(1, 1001), user(2, 2001)], at(0))
         .await
         .unwrap();
     ended_now.sort_by_key(|s| s.id);
@@ -525,8 +548,7 @@ pub async fn ending_users_sessions_ends_each_once(store: &dyn Store) {
     );
 
     assert!(
-        store
-            .end_user_sessions(&[user(1, 1001), user(2, 2001)], at(5), OfflineReason::Forced)
+        end_user_sessions(store, &[user(1, 1001), user(2, 2001)], at(5))
             .await
             .unwrap()
             .is_empty(),
@@ -554,7 +576,8 @@ async fn put_three_tokens(store: &dyn Store) {
     }
 }
 
-pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) {
+pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let mut data = dataset();
     data.push(ended(
         1,
@@ -579,10 +602,7 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
     let mut expected_ended: Vec<SessionId> = online_1.iter().map(|s| s.id).collect();
     expected_ended.sort();
 
-    let done = store
-        .force_tenant_offline(tenant_1, None, at(5), OfflineReason::Forced)
-        .await
-        .unwrap();
+    let done = force_tenant(store, tenant_1, None, at(5)).await.unwrap();
     assert_eq!(done.users, expected_users);
     assert_eq!(done.tokens, 2);
     let mut ended = ids(&done.ended);
@@ -603,24 +623,19 @@ pub async fn forcing_a_tenant_offline_reaches_its_users_once(store: &dyn Store) 
         None
     );
 
-    let again = store
-        .force_tenant_offline(tenant_1, None, at(6), OfflineReason::Forced)
-        .await
-        .unwrap();
+    let again = force_tenant(store, tenant_1, None, at(6)).await.unwrap();
     assert_eq!((again.tokens, again.ended.len()), (0, 0), "a repeat changes nothing");
     assert_eq!(
         again.users,
         vec![user(1, 1001), user(1, 1003)],
         "token holders are still its users"
     );
-    let nobody = store
-        .force_tenant_offline(TenantId(3), None, at(6), OfflineReason::Forced)
-        .await
-        .unwrap();
-    assert_eq!(nobody, TenantOffline::default());
+    let nobody = force_tenant(store, TenantId(3), None, at(6)).await.unwrap();
+    assert_eq!(nobody, Forced::default());
 }
 
-pub async fn forcing_some_users_of_a_tenant_offline_reaches_only_them(store: &dyn Store) {
+pub async fn forcing_some_users_of_a_tenant_offline_reaches_only_them(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let data = dataset();
     open_all(store, &data).await;
     put_three_tokens(store).await;
@@ -634,10 +649,7 @@ pub async fn forcing_some_users_of_a_tenant_offline_reaches_only_them(store: &dy
     let only: BTreeSet<UserId> = [UserId(1001), online_user, UserId(2001), UserId(9999)].into();
     let (sessions_before, online_before) = counts(store, TenantScope::Tenant(tenant_1)).await;
 
-    let done = store
-        .force_tenant_offline(tenant_1, Some(&only), at(5), OfflineReason::Forced)
-        .await
-        .unwrap();
+    let done = force_tenant(store, tenant_1, Some(&only), at(5)).await.unwrap();
     let mut expected_users = vec![user(1, 1001), user(1, online_user.get())];
     expected_users.sort();
     expected_users.dedup();
@@ -661,14 +673,12 @@ pub async fn forcing_some_users_of_a_tenant_offline_reaches_only_them(store: &dy
         (sessions_before, online_before - expected_ended.len() as u64),
         "the counter moved by the sessions ended"
     );
-    let again = store
-        .force_tenant_offline(tenant_1, Some(&only), at(6), OfflineReason::Forced)
-        .await
-        .unwrap();
+    let again = force_tenant(store, tenant_1, Some(&only), at(6)).await.unwrap();
     assert_eq!((again.tokens, again.ended.len()), (0, 0), "a repeat changes nothing");
 }
 
-pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn Store) {
+pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let sessions: Vec<Session> = (0..230)
         .map(|n| online(7, 7000 + n % 150, "Many", at(-1000 + n)))
         .collect();
@@ -679,15 +689,13 @@ pub async fn ending_many_sessions_of_one_tenant_spans_transactions(store: &dyn S
         .close_connection(&sessions[17].connection_id, at(-1), OfflineReason::Disconnected)
         .await
         .unwrap();
-    let ended_now = store
-        .end_user_sessions(&users, at(0), OfflineReason::Forced)
-        .await
-        .unwrap();
+    let ended_now = end_user_sessions(store, &users, at(0)).await.unwrap();
     assert_eq!(ended_now.len(), 229);
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(7))).await, (230, 0));
 }
 
-pub async fn a_session_keeps_the_token_it_was_opened_with(store: &dyn Store) {
+pub async fn a_session_keeps_the_token_it_was_opened_with(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let record = token("bound-token-5b8e", 1, 1001, &[], false);
     store.put_token(&record).await.unwrap();
     let bound = online(1, 1001, "Ada", at(-60));
@@ -711,7 +719,8 @@ pub async fn a_session_keeps_the_token_it_was_opened_with(store: &dyn Store) {
     assert_eq!(found, vec![record], "existing tokens only, each once");
 }
 
-pub async fn a_user_opens_at_most_its_rate_of_sessions_a_minute(store: &dyn Store) {
+pub async fn a_user_opens_at_most_its_rate_of_sessions_a_minute(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let tenant = TenantScope::Tenant(TenantId(1));
     let record = token("rate-token-7c2d", 1, 1001, &[], false);
     let other = token("rate-token-other-31aa", 1, 1002, &[], false);
@@ -760,7 +769,8 @@ pub async fn a_user_opens_at_most_its_rate_of_sessions_a_minute(store: &dyn Stor
     assert_eq!(counts(store, tenant).await, (5, 5));
 }
 
-pub async fn ending_sessions_ends_each_once_with_its_reason(store: &dyn Store) {
+pub async fn ending_sessions_ends_each_once_with_its_reason(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let a = online(1, 1001, "Ada", at(-60));
     let b = online(2, 2001, "Bea", at(-50));
     let gone = ended(1, 1002, "Cy", at(-40), 5, OfflineReason::Disconnected);
@@ -788,7 +798,8 @@ pub async fn ending_sessions_ends_each_once_with_its_reason(store: &dyn Store) {
     );
 }
 
-pub async fn a_sweep_sees_every_online_session_once(store: &dyn Store) {
+pub async fn a_sweep_sees_every_online_session_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     let record = token("sweep-token-0e4a", 3, 3001, &[], false);
     store.put_token(&record).await.unwrap();
     let mut online_ids = Vec::new();
@@ -822,7 +833,8 @@ pub async fn a_sweep_sees_every_online_session_once(store: &dyn Store) {
 /// A user id is the identity service's, and two tenants may both know one: each tenant's admin
 /// reaches its own user, a platform caller reaches both. (The DynamoDB store once took the tenant
 /// of the user's oldest session only, so one tenant's admin skipped the user.)
-pub async fn a_user_id_known_in_two_tenants_is_two_users(store: &dyn Store) {
+pub async fn a_user_id_known_in_two_tenants_is_two_users(store: Arc<dyn Store>) {
+    let store = store.as_ref();
     // Tenant 2's session is the older one.
     open_all(
         store,
@@ -851,37 +863,13 @@ pub async fn a_user_id_known_in_two_tenants_is_two_users(store: &dyn Store) {
         everywhere,
         vec![user(1, 5005), user(2, 5005), user(1, 6006), user(2, 6006)]
     );
-    let ended_now = store
-        .end_user_sessions(&[user(1, 5005)], at(0), OfflineReason::Forced)
-        .await
-        .unwrap();
+    let ended_now = end_user_sessions(store, &[user(1, 5005)], at(0)).await.unwrap();
     assert_eq!(ended_now.len(), 1);
     assert_eq!(ended_now[0].tenant_id, TenantId(1), "tenant 2's twin stays online");
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(2))).await, (1, 1));
 }
 
-macro_rules! conformance {
-    ($store:ident, $make:expr, [$($case:ident),* $(,)?]) => {
-        mod $store {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = $make;
-                    super::$case(&store).await;
-                }
-            )*
-        }
-    };
-}
-
-macro_rules! for_both_stores {
-    ($($case:ident),* $(,)?) => {
-        conformance!(memory, message_center::store::MemoryStore::new(), [$($case),*]);
-        conformance!(dynamodb, message_center_tests::dynamodb::fresh_store().await, [$($case),*]);
-    };
-}
-
-for_both_stores!(
+message_center_tests::both_stores!(
     tokens_round_trip,
     a_connect_after_its_disconnect_is_refused,
     racing_connects_and_disconnects_leave_exact_counts,

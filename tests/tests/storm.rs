@@ -19,17 +19,19 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
 use futures::StreamExt;
-use message_center::api::{handle as handle_http, App, Endpoint};
-use message_center::auth::{Permission, TenantScope};
-use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::domain::access::{Permission, TenantScope};
 use message_center::domain::{OfflineReason, TenantId, UserId};
-use message_center::query::{parse_session_query, ListMode};
-use message_center::realtime::{handle, WsRoute};
-use message_center::store::Store;
+use message_center::http::query::{parse_session_query, ListMode};
+use message_center::http::{handle as handle_http, Endpoint};
+use message_center::service::cleanup::CleanupSettings;
+use message_center::service::{App, Config};
+use message_center::store::{SessionStore, TokenStore};
+use message_center::ws::{handle, WsRoute};
 use message_center_tests::dynamodb::{proxy_stats, reset_proxy_stats, strict_store, StrictModel};
 use message_center_tests::events::{offline_request, ws_event_on};
 use message_center_tests::fixtures::token;
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::run_cleanup;
 use serde_json::Value;
 
 const TENANT: i64 = 77;
@@ -103,7 +105,6 @@ fn body_of(response: &ApiGatewayProxyResponse) -> Option<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_connect_storm_with_racing_forced_offlines_on_aws_semantics() {
     let store = Arc::new(strict_store(StrictModel::aws(GSI_LAG_MS)).await);
-    std::env::set_var("OFFLINE_TIME_BUDGET_SECONDS", OFFLINE_BUDGET_SECONDS);
     store
         .put_token(&token(OPERATOR, 1, 1, &[Permission::Offline, Permission::List], true))
         .await
@@ -118,7 +119,9 @@ async fn a_connect_storm_with_racing_forced_offlines_on_aws_semantics() {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
-        settings: Default::default(),
+        config: Config::from_vars(|name| {
+            (name == "OFFLINE_TIME_BUDGET_SECONDS").then(|| OFFLINE_BUDGET_SECONDS.to_owned())
+        }),
     };
     reset_proxy_stats();
     let started = Instant::now();

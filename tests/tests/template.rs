@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use message_center::api::Endpoint;
-use message_center::realtime::WsRoute;
-use message_center::store::schema::{
+use message_center::http::Endpoint;
+use message_center::store::dynamo::schema::{
     TableSpec, SESSIONS_TABLE, SESSIONS_TTL_ATTRIBUTE, TOKENS_TABLE, TOKENS_TTL_ATTRIBUTE,
 };
+use message_center::ws::WsRoute;
 use serde_norway::Value;
 
 fn template() -> Value {
@@ -595,4 +595,461 @@ fn function_roles_grant_exactly_the_expected_trace() {
         "dynamodb:ConditionCheckItem".to_owned(),
         "TokensTable".to_owned()
     )));
+}
+
+// ---- Operations: alarms, access logs, the events DLQ ----
+
+/// `(logical id, alarm)` of every alarm.
+fn alarms(template: &Value) -> Vec<(String, &Value)> {
+    resources_of(template, "AWS::CloudWatch::Alarm")
+}
+
+/// The logical id behind `!GetAtt <id>.<attribute>`.
+fn get_att_of(value: &Value, attribute: &str) -> String {
+    let target = text(tagged(value, "GetAtt").unwrap_or_else(|| panic!("expected !GetAtt, found {value:?}")));
+    target
+        .strip_suffix(&format!(".{attribute}"))
+        .unwrap_or_else(|| panic!("expected !GetAtt <id>.{attribute}, found {target}"))
+        .to_owned()
+}
+
+/// `(namespace, metric, dimension name, dimension value)` of a single-metric alarm or of one
+/// `MetricStat` of a metric math alarm.
+fn metric_of(metric: &Value) -> (String, String, String, &Value) {
+    let dimensions = metric["Dimensions"].as_sequence().expect("Dimensions");
+    assert_eq!(dimensions.len(), 1, "one dimension: {metric:?}");
+    (
+        text(&metric["Namespace"]),
+        text(&metric["MetricName"]),
+        text(&dimensions[0]["Name"]),
+        &dimensions[0]["Value"],
+    )
+}
+
+/// The single-metric alarms on `namespace`/`metric_name` whose dimension is `dimension` = `!Ref
+/// target` (or `!GetAtt target.QueueName`).
+fn alarms_on<'a>(template: &'a Value, namespace: &str, metric_name: &str, target: &str) -> Vec<(String, &'a Value)> {
+    alarms(template)
+        .into_iter()
+        .filter(|(_, alarm)| {
+            let properties = &alarm["Properties"];
+            if properties["MetricName"].is_null() {
+                return false;
+            }
+            let (ns, name, _, value) = metric_of(properties);
+            let refers = tagged(value, "Ref").map(text).as_deref() == Some(target)
+                || tagged(value, "GetAtt").map(text) == Some(format!("{target}.QueueName"));
+            ns == namespace && name == metric_name && refers
+        })
+        .collect()
+}
+
+fn the_one<'a>(found: Vec<(String, &'a Value)>, what: &str) -> &'a Value {
+    assert_eq!(
+        found.len(),
+        1,
+        "one alarm on {what}, found {:?}",
+        found.iter().map(|(id, _)| id).collect::<Vec<_>>()
+    );
+    found[0].1
+}
+
+#[test]
+fn every_alarm_notifies_the_optional_topic() {
+    let template = template();
+    let parameter = &template["Parameters"]["AlarmTopicArn"];
+    assert_eq!(
+        (parameter["Type"].as_str(), parameter["Default"].as_str()),
+        (Some("String"), Some("")),
+        "no topic by default"
+    );
+    let not = tagged(&template["Conditions"]["HasAlarmTopic"], "Not").expect("!Not [!Equals [...]]");
+    let equals = tagged(&not[0], "Equals").expect("!Equals").as_sequence().unwrap();
+    assert_eq!(ref_of(&equals[0]), "AlarmTopicArn");
+    assert_eq!(equals[1], "");
+
+    let all = alarms(&template);
+    // 2 per function (duration, throttles), both APIs, the cleanup's errors, the DLQ.
+    assert_eq!(
+        all.len(),
+        2 * functions(&template).len() + 4,
+        "{:?}",
+        all.iter().map(|(id, _)| id).collect::<Vec<_>>()
+    );
+    for (id, alarm) in all {
+        let properties = &alarm["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            let (condition, topics) = if_or_nothing(&properties[actions])
+                .unwrap_or_else(|| panic!("{id}: {actions} must be !If [HasAlarmTopic, [...], !Ref AWS::NoValue]"));
+            assert_eq!(condition, "HasAlarmTopic", "{id}: {actions}");
+            let topics = topics.as_sequence().unwrap();
+            assert_eq!(topics.len(), 1, "{id}: {actions}");
+            assert_eq!(ref_of(&topics[0]), "AlarmTopicArn", "{id}: {actions}");
+        }
+        assert!(properties["InsufficientDataActions"].is_null(), "{id}");
+        // A period without data is no traffic, not a fault.
+        assert_eq!(properties["TreatMissingData"], "notBreaching", "{id}");
+        assert!(
+            properties["AlarmDescription"].as_str().is_some_and(|d| !d.is_empty()),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn every_function_alarms_on_throttles_and_on_a_p99_near_its_timeout() {
+    let template = template();
+    for (id, function) in resources_of(&template, "AWS::Serverless::Function") {
+        let timeout = function_property(&template, function, "Timeout").as_u64().unwrap();
+        let duration = the_one(
+            alarms_on(&template, "AWS/Lambda", "Duration", &id),
+            &format!("{id} Duration"),
+        );
+        let properties = &duration["Properties"];
+        assert_eq!(properties["ExtendedStatistic"], "p99", "{id}");
+        assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold", "{id}");
+        // 80 % of the timeout, in milliseconds.
+        assert_eq!(
+            properties["Threshold"].as_f64(),
+            Some(timeout as f64 * 800.0),
+            "{id}: timeout {timeout} s"
+        );
+        assert_eq!(properties["Period"], 300, "{id}");
+
+        let throttles = the_one(
+            alarms_on(&template, "AWS/Lambda", "Throttles", &id),
+            &format!("{id} Throttles"),
+        );
+        let properties = &throttles["Properties"];
+        assert_eq!(properties["Statistic"], "Sum", "{id}");
+        assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold", "{id}");
+        assert_eq!(properties["Threshold"].as_f64(), Some(0.0), "{id}");
+    }
+}
+
+#[test]
+fn the_cleanup_alarms_when_its_runs_keep_failing() {
+    let template = template();
+    let errors = the_one(
+        alarms_on(&template, "AWS/Lambda", "Errors", "OnlineCleanupFunction"),
+        "the cleanup's Errors",
+    );
+    let properties = &errors["Properties"];
+    assert_eq!(properties["Statistic"], "Sum");
+    assert_eq!(properties["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(properties["Threshold"].as_f64(), Some(1.0));
+    assert_eq!(properties["EvaluationPeriods"], 2);
+    assert_eq!(properties["DatapointsToAlarm"], 2);
+}
+
+/// `(errors, requests)` of a metric math alarm on an API: its `MetricStat`s by id, each on the
+/// `ApiId` of `api`, and the one expression it returns.
+fn api_rate_alarm(template: &Value, api: &str, errors_metric: &str) -> (Vec<(String, String)>, String) {
+    let mut found = Vec::new();
+    for (id, alarm) in alarms(template) {
+        let Some(metrics) = alarm["Properties"]["Metrics"].as_sequence() else {
+            continue;
+        };
+        let stats: Vec<(String, String)> = metrics
+            .iter()
+            .filter(|m| !m["MetricStat"].is_null())
+            .map(|m| {
+                let (namespace, name, dimension, value) = metric_of(&m["MetricStat"]["Metric"]);
+                assert_eq!(namespace, "AWS/ApiGateway", "{id}");
+                assert_eq!(dimension, "ApiId", "{id}");
+                assert_eq!(m["ReturnData"], false, "{id}: only the expression is the alarm's");
+                assert_eq!(m["MetricStat"]["Stat"], "Sum", "{id}");
+                (text(&m["Id"]), format!("{name} {}", ref_of(value)))
+            })
+            .collect();
+        if !stats
+            .iter()
+            .any(|(_, metric)| *metric == format!("{errors_metric} {api}"))
+        {
+            continue;
+        }
+        let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] != false).collect();
+        assert_eq!(returned.len(), 1, "{id}: one returned expression");
+        found.push((id, stats, text(&returned[0]["Expression"]), &alarm["Properties"]));
+    }
+    assert_eq!(found.len(), 1, "one alarm on {errors_metric} of {api}");
+    let (id, stats, expression, properties) = found.remove(0);
+    assert_eq!(
+        properties["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+        "{id}"
+    );
+    assert_eq!(properties["Threshold"].as_f64(), Some(5.0), "{id}: 5 %");
+    for (stat_id, _) in &stats {
+        assert!(
+            expression.contains(stat_id.as_str()),
+            "{id}: {expression} does not use {stat_id}"
+        );
+    }
+    (stats, expression)
+}
+
+#[test]
+fn both_apis_alarm_on_their_server_error_rate() {
+    let template = template();
+    let (stats, expression) = api_rate_alarm(&template, "HttpApi", "5xx");
+    let metrics: BTreeSet<String> = stats.into_iter().map(|(_, metric)| metric).collect();
+    assert_eq!(
+        metrics,
+        BTreeSet::from(["5xx HttpApi".to_owned(), "Count HttpApi".to_owned()])
+    );
+    assert!(
+        expression.contains('/') && expression.contains("100"),
+        "a percentage: {expression}"
+    );
+
+    // The WebSocket API has no 5xx: its execution errors, over connects and messages.
+    let (stats, expression) = api_rate_alarm(&template, "WebSocketApi", "ExecutionError");
+    let metrics: BTreeSet<String> = stats.into_iter().map(|(_, metric)| metric).collect();
+    assert_eq!(
+        metrics,
+        BTreeSet::from([
+            "ExecutionError WebSocketApi".to_owned(),
+            "ConnectCount WebSocketApi".to_owned(),
+            "MessageCount WebSocketApi".to_owned()
+        ])
+    );
+    assert!(
+        expression.contains('/') && expression.contains("100"),
+        "a percentage: {expression}"
+    );
+}
+
+#[test]
+fn the_cleanup_schedule_dead_letters_into_the_events_dlq_which_alarms() {
+    let template = template();
+    let schedule = &resource(&template, "OnlineCleanupFunction")["Properties"]["Events"]["Schedule"]["Properties"];
+    let dead_letters = &schedule["DeadLetterConfig"];
+    assert!(
+        dead_letters["Type"].is_null(),
+        "the template's own queue, not one SAM makes"
+    );
+    let queue = get_att_of(&dead_letters["Arn"], "Arn");
+    assert_eq!(queue, "EventsDeadLetterQueue");
+    assert_eq!(resource(&template, &queue)["Type"], "AWS::SQS::Queue");
+    // A run not delivered within the schedule's period goes to the DLQ rather than retrying for a day.
+    assert!(schedule["RetryPolicy"]["MaximumEventAgeInSeconds"].as_u64() <= Some(300));
+
+    // EventBridge may send to it, for the cleanup's rule (SAM names it <function><event>).
+    let policies: Vec<_> = resources_of(&template, "AWS::SQS::QueuePolicy")
+        .into_iter()
+        .filter(|(_, p)| {
+            p["Properties"]["Queues"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|q| ref_of(q) == queue)
+        })
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy on {queue}");
+    let statements = policies[0].1["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let sends: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Principal"]["Service"] == "events.amazonaws.com")
+        .collect();
+    assert_eq!(sends.len(), 1);
+    let send = sends[0];
+    assert_eq!(
+        (send["Effect"].as_str(), send["Action"].as_str()),
+        (Some("Allow"), Some("sqs:SendMessage"))
+    );
+    assert_eq!(get_att_of(&send["Resource"], "Arn"), queue);
+    let sources: Vec<String> = one_or_many(&send["Condition"]["ArnEquals"]["aws:SourceArn"])
+        .into_iter()
+        .map(|s| get_att_of(s, "Arn"))
+        .collect();
+    assert_eq!(sources, ["OnlineCleanupFunctionSchedule"]);
+
+    // Any message alarms.
+    let alarm = the_one(
+        alarms_on(&template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", &queue),
+        "the events DLQ",
+    );
+    let properties = &alarm["Properties"];
+    assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(properties["Threshold"].as_f64(), Some(0.0));
+    assert_eq!(properties["Statistic"], "Maximum");
+    assert_eq!(properties["EvaluationPeriods"], 1);
+}
+
+/// The `$context` variables of an access log format, by key; every value must be exactly one
+/// quoted variable (API Gateway writes `-` for one it lacks: unquoted, that is not JSON).
+fn access_log_fields(settings: &Value, what: &str) -> BTreeSet<(String, String)> {
+    let format: serde_json::Value = serde_json::from_str(&text(&settings["Format"]))
+        .unwrap_or_else(|e| panic!("{what}: the access log format is not JSON: {e}"));
+    format
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: a JSON object"))
+        .iter()
+        .map(|(key, value)| {
+            let value = value
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: {key} is not a quoted string"));
+            let variable = value
+                .strip_prefix("$context.")
+                .unwrap_or_else(|| panic!("{what}: {key} is {value}, not one $context variable"));
+            assert!(
+                variable.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'),
+                "{what}: {key} is {value}"
+            );
+            (key.clone(), variable.to_owned())
+        })
+        .collect()
+}
+
+/// The log group `settings` write to, kept `LogRetentionDays`.
+fn access_log_group<'a>(template: &'a Value, settings: &Value, what: &str) -> (String, &'a Value) {
+    let group = get_att_of(&settings["DestinationArn"], "Arn");
+    let found = resource(template, &group);
+    assert_eq!(found["Type"], "AWS::Logs::LogGroup", "{what}: {group}");
+    assert_eq!(
+        ref_of(&found["Properties"]["RetentionInDays"]),
+        "LogRetentionDays",
+        "{what}: {group}"
+    );
+    (group, found)
+}
+
+#[test]
+fn both_apis_write_json_access_logs_kept_log_retention_days() {
+    let template = template();
+    let common = [
+        ("requestId", "requestId"),
+        ("routeKey", "routeKey"),
+        ("status", "status"),
+        ("integrationStatus", "integration.status"),
+        ("integrationLatency", "integration.latency"),
+        ("integrationError", "integration.error"),
+        ("error", "error.message"),
+    ];
+
+    let http = &resource(&template, "HttpApi")["Properties"]["AccessLogSettings"];
+    let fields = access_log_fields(http, "HttpApi");
+    for (key, variable) in common {
+        assert!(
+            fields.contains(&(key.to_owned(), variable.to_owned())),
+            "HttpApi: no {key}: $context.{variable}"
+        );
+    }
+    let (_, group) = access_log_group(&template, http, "HttpApi");
+    assert!(
+        group["Condition"].is_null(),
+        "the HTTP API always logs (it needs no account role)"
+    );
+
+    let stage = resource(&template, "WebSocketStage");
+    let (condition, websocket) = if_or_nothing(&stage["Properties"]["AccessLogSettings"])
+        .expect("the WebSocket stage logs unless ApiGatewayLoggingRole=none");
+    assert_eq!(condition, "HasWebSocketAccessLogs");
+    let fields = access_log_fields(websocket, "WebSocketStage");
+    for (key, variable) in common
+        .into_iter()
+        .chain([("connectionId", "connectionId"), ("eventType", "eventType")])
+    {
+        assert!(
+            fields.contains(&(key.to_owned(), variable.to_owned())),
+            "WebSocketStage: no {key}: $context.{variable}"
+        );
+    }
+    let (_, group) = access_log_group(&template, websocket, "WebSocketStage");
+    assert_eq!(
+        group["Condition"], "HasWebSocketAccessLogs",
+        "no empty group when nothing logs to it"
+    );
+
+    // Every log group of the stack, the functions' and the APIs', is kept LogRetentionDays.
+    for (id, group) in resources_of(&template, "AWS::Logs::LogGroup") {
+        assert_eq!(
+            ref_of(&group["Properties"]["RetentionInDays"]),
+            "LogRetentionDays",
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn websocket_access_logs_have_the_account_logging_role_first() {
+    let template = template();
+    let parameter = &template["Parameters"]["ApiGatewayLoggingRole"];
+    let allowed: BTreeSet<String> = parameter["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(
+        allowed,
+        BTreeSet::from(["create", "existing", "none"].map(str::to_owned))
+    );
+    // A first deploy into an account without the role works, and logs.
+    assert_eq!(parameter["Default"], "create");
+
+    let conditions = &template["Conditions"];
+    let creates = tagged(&conditions["CreatesApiGatewayLoggingRole"], "Equals")
+        .unwrap()
+        .as_sequence()
+        .unwrap();
+    assert_eq!(
+        (ref_of(&creates[0]), text(&creates[1])),
+        ("ApiGatewayLoggingRole".to_owned(), "create".to_owned())
+    );
+    let not = tagged(&conditions["HasWebSocketAccessLogs"], "Not").expect("!Not [!Equals [...]]");
+    let equals = tagged(&not[0], "Equals").unwrap().as_sequence().unwrap();
+    assert_eq!(
+        (ref_of(&equals[0]), text(&equals[1])),
+        ("ApiGatewayLoggingRole".to_owned(), "none".to_owned())
+    );
+
+    // The account setting and its role: only with `create`, and kept when the stack goes (the
+    // setting is the region's; a deleted role would leave it pointing at nothing).
+    let account = resource(&template, "ApiGatewayAccount");
+    assert_eq!(account["Type"], "AWS::ApiGateway::Account");
+    let role_id = get_att_of(&account["Properties"]["CloudWatchRoleArn"], "Arn");
+    let role = resource(&template, &role_id);
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    for (id, r) in [("ApiGatewayAccount", account), (role_id.as_str(), role)] {
+        assert_eq!(r["Condition"], "CreatesApiGatewayLoggingRole", "{id}");
+        assert_eq!(
+            (r["DeletionPolicy"].as_str(), r["UpdateReplacePolicy"].as_str()),
+            (Some("Retain"), Some("Retain")),
+            "{id}"
+        );
+    }
+    let trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Principal"]["Service"], "apigateway.amazonaws.com");
+    assert_eq!(trust[0]["Action"], "sts:AssumeRole");
+    let managed: Vec<String> = role["Properties"]["ManagedPolicyArns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|arn| text(tagged(arn, "Sub").unwrap_or(arn)))
+        .collect();
+    assert_eq!(
+        managed,
+        ["arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+    );
+
+    // The stage waits for the setting when the stack makes it: a reference under !If (DependsOn
+    // cannot name a resource that may not exist).
+    let stage = resource(&template, "WebSocketStage");
+    assert!(stage["DependsOn"].is_null());
+    let waits = stage["Metadata"]
+        .as_mapping()
+        .expect("WebSocketStage Metadata")
+        .values()
+        .filter_map(|value| {
+            let branches = tagged(value, "If")?.as_sequence()?;
+            (text(&branches[0]) == "CreatesApiGatewayLoggingRole").then(|| ref_of(&branches[1]))
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(waits, ["ApiGatewayAccount"]);
 }

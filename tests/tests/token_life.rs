@@ -9,16 +9,17 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
-use message_center::api::App;
-use message_center::api::DEFAULT_CONNECTS_PER_MINUTE;
-use message_center::auth::{TenantScope, TokenRecord};
-use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::domain::access::{TenantScope, TokenRecord};
 use message_center::domain::{OfflineReason, Session, TenantId, Timestamp, UserId};
-use message_center::realtime::{handle, WsRoute};
+use message_center::service::cleanup::CleanupSettings;
+use message_center::service::config::DEFAULT_CONNECTS_PER_MINUTE;
+use message_center::service::App;
 use message_center::store::{Store, UserRef};
+use message_center::ws::{handle, WsRoute};
 use message_center_tests::events::ws_event_on;
 use message_center_tests::fixtures::token;
 use message_center_tests::gateway::RecordingGateway;
+use message_center_tests::run_cleanup;
 use serde_json::Value;
 
 const HEARTBEAT: &str = r#"{"action":"heartbeat"}"#;
@@ -37,7 +38,7 @@ fn app(store: Arc<dyn Store>, connections: &[&str]) -> (App, Arc<RecordingGatewa
         App {
             store,
             gateway: gateway.clone(),
-            settings: Default::default(),
+            config: Default::default(),
         },
         gateway,
     )
@@ -259,7 +260,7 @@ async fn a_user_over_its_connect_rate_is_refused_with_429(store: Arc<dyn Store>)
     assert_eq!(counts.online as usize, limit, "the refused connect recorded nothing");
 }
 
-message_center_tests::on_both_stores!(
+message_center_tests::both_stores!(
     a_heartbeat_ends_a_session_whose_token_ended,
     the_cleanup_ends_sessions_whose_token_ended,
     a_user_over_its_connect_rate_is_refused_with_429,

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use message_center::auth::{Permission, TenantScope};
+use message_center::domain::access::{Permission, TenantScope};
 use message_center::domain::{TenantId, Timestamp};
-use message_center::store::{MemoryStore, Store};
+use message_center::store::Store;
 use message_center_tests::fixtures::token;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -350,32 +350,9 @@ async fn a_crowd_of_clients(store: Arc<dyn Store>) {
     }
 }
 
-#[tokio::test]
-async fn presence_lifecycle_on_memory() {
-    presence_lifecycle(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn presence_lifecycle_on_dynamodb() {
-    presence_lifecycle(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
-#[tokio::test]
-async fn forced_offline_reaches_the_clients_on_memory() {
-    forced_offline_reaches_the_clients(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn forced_offline_reaches_the_clients_on_dynamodb() {
-    forced_offline_reaches_the_clients(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crowd_of_clients_on_memory() {
-    a_crowd_of_clients(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crowd_of_clients_on_dynamodb() {
-    a_crowd_of_clients(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
+message_center_tests::both_stores!(
+    presence_lifecycle,
+    forced_offline_reaches_the_clients,
+    #[multi_thread]
+    a_crowd_of_clients,
+);

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use aws_lambda_events::encodings::Body;
-use message_center::api::App;
-use message_center::auth::TenantScope;
+use message_center::domain::access::TenantScope;
 use message_center::domain::{OfflineReason, TenantId, Timestamp, UserId};
-use message_center::query::{parse_session_query, ListMode};
-use message_center::realtime::{handle, WsRoute};
-use message_center::store::{MemoryStore, Store};
+use message_center::http::query::{parse_session_query, ListMode};
+use message_center::service::App;
+use message_center::store::Store;
+use message_center::ws::{handle, WsRoute};
 use message_center_tests::events::{ws_event, ws_fixtures};
 use message_center_tests::gateway::RecordingGateway;
 use serde_json::Value;
@@ -33,7 +33,7 @@ async fn the_fixtures_in_order(store: Arc<dyn Store>) {
     let app = App {
         store: store.clone(),
         gateway: gateway.clone(),
-        settings: Default::default(),
+        config: Default::default(),
     };
     let tenant_1 = TenantScope::Tenant(TenantId(1));
     let before = store.session_counts(tenant_1).await.unwrap();
@@ -115,12 +115,4 @@ async fn the_fixtures_in_order(store: Arc<dyn Store>) {
     assert_eq!(gateway.closed(), ["L0SM9cOFvHcCIhw="]);
 }
 
-#[tokio::test]
-async fn the_ws_fixtures_in_order_on_memory() {
-    the_fixtures_in_order(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn the_ws_fixtures_in_order_on_dynamodb() {
-    the_fixtures_in_order(Arc::new(message_center_tests::dynamodb::fresh_store().await)).await;
-}
+message_center_tests::both_stores!(the_fixtures_in_order);

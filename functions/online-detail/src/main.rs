@@ -1,10 +1,10 @@
 //! Lambda function for GET /api/v1/message/center/online/{userId}: one user's presence and newest sessions.
-//! The handler lives in `message_center::api`, shared with the local API and the tests.
+//! The handler lives in `message_center::http` (over `message_center::service`), shared with the local API and the tests.
 
-use message_center::api::Endpoint;
 use message_center::gateway::NoConnections;
+use message_center::http::Endpoint;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    message_center::runtime::serve_http::<NoConnections>(Endpoint::Detail).await
+    message_center::lambda::runtime::serve_http::<NoConnections>(Endpoint::Detail).await
 }

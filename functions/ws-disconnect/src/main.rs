@@ -1,10 +1,10 @@
 //! Lambda function for WebSocket $disconnect: ends the connection's session.
-//! The handler lives in `message_center::realtime`, shared with the local API and the tests.
+//! The handler lives in `message_center::ws`, shared with the local API and the tests.
 
 use message_center::gateway::NoConnections;
-use message_center::realtime::WsRoute;
+use message_center::ws::WsRoute;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    message_center::runtime::serve_websocket::<NoConnections>(WsRoute::Disconnect).await
+    message_center::lambda::runtime::serve_websocket::<NoConnections>(WsRoute::Disconnect).await
 }

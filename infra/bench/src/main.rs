@@ -23,15 +23,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use message_center::api::{handle, App, Endpoint, BASE_PATH};
-use message_center::auth::{Permission, TenantScope};
-use message_center::cleanup::{run_cleanup, CleanupSettings};
+use message_center::domain::access::{Permission, TenantScope};
 use message_center::domain::{OfflineReason, Position, Session, SessionQuery, TenantId, UserId};
 use message_center::gateway::NoConnections;
-use message_center::query::{parse_session_query, ListMode};
+use message_center::http::query::{parse_session_query, ListMode};
+use message_center::http::{handle, Endpoint, BASE_PATH};
+use message_center::service::cleanup::CleanupSettings;
+use message_center::service::App;
 use message_center::store::{DynamoStore, Store};
+use message_center::store::{SessionStore, TokenStore};
 use message_center_tests::dynamodb::fresh_store;
 use message_center_tests::fixtures::{at, ended, online, token};
+use message_center_tests::run_cleanup;
 
 #[tokio::main]
 async fn main() {
@@ -87,7 +90,7 @@ async fn cleanup_cost(total: usize, stale: usize) {
     let app = App {
         store: Arc::new(store.clone()),
         gateway: Arc::new(NoConnections),
-        settings: Default::default(),
+        config: Default::default(),
     };
     let before = store.usage();
     let report = run_cleanup(
@@ -190,7 +193,7 @@ async fn list_cost(total: usize) {
 async fn measure<F, Fut>(store: &DynamoStore, total: usize, name: &str, runs: u64, call: F)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), message_center::error::StoreError>>,
+    Fut: std::future::Future<Output = Result<(), message_center::domain::error::StoreError>>,
 {
     let before = store.usage();
     let mut latencies = Vec::new();
@@ -252,7 +255,7 @@ async fn off_cost(users: usize) {
     let app = App {
         store: Arc::new(store.clone()),
         gateway: Arc::new(NoConnections),
-        settings: Default::default(),
+        config: Default::default(),
     };
     let ids = |from: usize, count: usize| {
         (from..from + count)

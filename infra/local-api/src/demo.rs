@@ -2,7 +2,7 @@
 //! several devices, and one token for each kind of caller. The same every run (a fixed seed), but
 //! for times, which are relative to now.
 
-use message_center::auth::{Permission, TokenHash, TokenRecord};
+use message_center::domain::access::{Permission, TokenHash, TokenRecord};
 use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
 use message_center::store::Store;
 use message_center::StoreError;

@@ -1,7 +1,7 @@
 //! The local API: every route of the service in one process on 127.0.0.1, each answered by the
-//! same handler the Lambda function runs (`message_center::api::handle` for HTTP,
-//! `message_center::realtime::handle` for the WebSocket at `/ws`), so what works here works there.
-//! The HTTP routes answer browsers of other origins by `message_center::cors`, as API Gateway's
+//! same handler the Lambda function runs (`message_center::http::handle` for HTTP,
+//! `message_center::ws::handle` for the WebSocket at `/ws`), so what works here works there.
+//! The HTTP routes answer browsers of other origins by `message_center::http::cors`, as API Gateway's
 //! CORS configuration does. The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
 
 pub mod demo;
@@ -19,11 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use lambda_http::RequestExt;
-use message_center::api::{self, App, Endpoint, BASE_PATH};
-use message_center::cleanup::{run_cleanup, CleanupSettings};
-use message_center::cors::{CorsAnswer, CorsPolicy, CorsRequest, PREFLIGHT_STATUS};
 use message_center::domain::Timestamp;
-use message_center::envelope::failure;
+use message_center::http::cors::{CorsAnswer, CorsPolicy, CorsRequest, PREFLIGHT_STATUS};
+use message_center::http::envelope::failure;
+use message_center::http::{self as api, Endpoint, BASE_PATH};
+use message_center::service::cleanup::{cleanup, CleanupSettings};
+use message_center::service::{App, Config};
 use message_center::store::Store;
 use message_center::ApiError;
 use websocket::{LocalConnections, WsState};
@@ -39,7 +40,7 @@ pub fn local_app(store: Arc<dyn Store>) -> (App, Arc<LocalConnections>) {
         App {
             store,
             gateway: connections.clone(),
-            settings: message_center::api::Settings::from_env(),
+            config: Config::from_env(),
         },
         connections,
     )
@@ -71,7 +72,10 @@ pub async fn serve_with_cors(
     cors: CorsPolicy,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (app, connections) = local_app(store);
+    let (mut app, connections) = local_app(store);
+    if let Some(schedule) = &cleanup {
+        app.config.cleanup = schedule.settings;
+    }
     let timer = cleanup.map(|schedule| tokio::spawn(run_cleanup_every(app.clone(), schedule)));
     let service = router(app, connections, cors).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
@@ -90,7 +94,7 @@ async fn run_cleanup_every(app: App, schedule: CleanupSchedule) {
     loop {
         ticks.tick().await;
         let deadline = std::time::Instant::now() + budget;
-        if let Err(error) = run_cleanup(&app, &schedule.settings, Timestamp::now(), deadline).await {
+        if let Err(error) = cleanup(&app, Timestamp::now(), deadline).await {
             tracing::error!(%error, "cleanup failed; the next run tries again");
         }
     }
@@ -138,7 +142,7 @@ pub fn router(app: App, connections: Arc<LocalConnections>, cors: CorsPolicy) ->
 }
 
 /// The CORS rule around the HTTP routes: a preflight is answered here, any other answer gets the
-/// headers `message_center::cors` says (none for an origin it does not allow).
+/// headers `message_center::http::cors` says (none for an origin it does not allow).
 async fn answer_cors(State(cors): State<Arc<CorsPolicy>>, req: Request, next: Next) -> Response {
     let answer = {
         let header = |name: &str| req.headers().get(name).and_then(|value| value.to_str().ok());

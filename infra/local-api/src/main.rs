@@ -7,12 +7,12 @@ use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
 use local_api::{demo, tokens_file, CleanupSchedule};
-use message_center::api::BASE_PATH;
-use message_center::cleanup::CleanupSettings;
-use message_center::cors::CorsPolicy;
 use message_center::domain::Timestamp;
-use message_center::store::schema::ensure_tables;
-use message_center::store::{DynamoStore, MemoryStore, Store};
+use message_center::http::cors::CorsPolicy;
+use message_center::http::BASE_PATH;
+use message_center::service::cleanup::CleanupSettings;
+use message_center::store::dynamo::schema::ensure_tables;
+use message_center::store::{MemoryStore, Store};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum StoreKind {
@@ -61,12 +61,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    message_center::telemetry::init();
+    message_center::lambda::telemetry::init();
 
     let store: Arc<dyn Store> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Dynamodb => {
-            let store = DynamoStore::from_env("local-api");
+            let store = message_center::lambda::aws::dynamo_store_from_env("local-api");
             ensure_tables(store.client(), store.tables()).await?;
             Arc::new(store)
         }

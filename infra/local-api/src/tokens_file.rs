@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use message_center::auth::{is_token_syntax, TokenHash, TokenRecord};
+use message_center::domain::access::{is_token_syntax, TokenHash, TokenRecord};
 use message_center::domain::{TenantId, Timestamp, UserId};
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
 //! The WebSocket API, locally: `/ws` turns each connect, message and close into the API Gateway
-//! event the Lambda functions receive and answers with the same handlers (`realtime::handle`);
+//! event the Lambda functions receive and answers with the same handlers (`ws::handle`);
 //! [`LocalConnections`] is the connection gateway that really reaches the sockets, as the API
 //! Gateway Management API does in AWS.
 
@@ -15,10 +15,10 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use message_center::api::App;
 use message_center::domain::Timestamp;
 use message_center::gateway::{ConnectionGateway, Delivery, GatewayError};
-use message_center::realtime::{self, WsRoute};
+use message_center::service::App;
+use message_center::ws::{self, WsRoute};
 use tokio::sync::mpsc;
 
 /// What the service asks of one socket.
@@ -139,7 +139,7 @@ pub async fn upgrade(
         source_ip: peer.ip().to_string(),
         connected_at: Timestamp::now().millis(),
     };
-    let response = realtime::handle(
+    let response = ws::handle(
         &state.app,
         WsRoute::Connect,
         event(WsRoute::Connect, &facts, headers, query.as_deref(), None),
@@ -173,7 +173,7 @@ async fn run(
             incoming = from_client.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let message = event(WsRoute::Default, &facts, HeaderMap::new(), None, Some(text.to_string()));
-                    let answer = realtime::handle(&state.app, WsRoute::Default, message).await;
+                    let answer = ws::handle(&state.app, WsRoute::Default, message).await;
                     if let Some(aws_lambda_events::encodings::Body::Text(text)) = answer.body {
                         if to_client.send(Message::Text(text.into())).await.is_err() {
                             break;
@@ -199,5 +199,5 @@ async fn run(
     }
     state.connections.forget(&facts.connection_id);
     let gone = event(WsRoute::Disconnect, &facts, HeaderMap::new(), None, None);
-    realtime::handle(&state.app, WsRoute::Disconnect, gone).await;
+    ws::handle(&state.app, WsRoute::Disconnect, gone).await;
 }

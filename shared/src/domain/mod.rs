@@ -1,14 +1,22 @@
-//! The service's vocabulary, free of any transport or storage: ids, times, sessions, and the one
-//! implementation of filtering, ordering and paging that every store shares.
+//! The service's vocabulary, free of any transport or storage: ids, times, sessions, who may do
+//! what ([`access`]), the errors callers see, the one implementation of filtering, ordering and
+//! paging that every store shares, page cursors, and the time budget of long work. The bottom
+//! layer: nothing here imports another module of the crate.
 
+pub mod access;
+pub mod budget;
+pub mod error;
 pub mod filter;
 pub mod ids;
 pub mod listing;
 pub mod order;
+pub mod page_token;
 pub mod plan;
 pub mod session;
 pub mod time;
 
+pub use access::{Caller, Permission, TenantScope, TokenHash, TokenRecord};
+pub use error::{ApiError, ErrorKind, StoreError};
 pub use filter::{Filter, FilterKey, FilterOp, FilterValue, ValueType};
 pub use ids::{SessionId, TenantId, UserId};
 pub use listing::{select_page, SessionPage, SessionQuery};

@@ -171,7 +171,7 @@ fn min(current: Option<SessionId>, bound: SessionId) -> SessionId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{parse_session_query, ListMode};
+    use crate::http::query::{parse_session_query, ListMode};
 
     fn plan(query: &str) -> Option<KeyRange> {
         key_range(&parse_session_query(query, ListMode::List).expect("a valid query"))

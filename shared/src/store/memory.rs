@@ -7,12 +7,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{BoundSession, ConnectCheck, Opened, SessionCounts, Store, SweepPage, TenantOffline, UserRef};
-use crate::auth::{TenantScope, TokenHash, TokenRecord};
+use super::{
+    BoundSession, CleanupStore, ConnectCheck, OfflineStore, Opened, SessionCounts, SessionStore, Store, SweepPage,
+    TenantRevocation, TokenStore, UserRef,
+};
+use crate::domain::access::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::error::StoreError;
 use crate::domain::{
     select_page, OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
 };
-use crate::error::StoreError;
 
 #[derive(Default)]
 struct State {
@@ -56,8 +59,10 @@ fn ended_here(state: &mut State, id: SessionId, at: Timestamp, reason: OfflineRe
     Some(session.clone())
 }
 
+impl Store for MemoryStore {}
+
 #[async_trait]
-impl Store for MemoryStore {
+impl TokenStore for MemoryStore {
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         self.state().tokens.insert(token.hash.clone(), token.clone());
         Ok(())
@@ -67,22 +72,18 @@ impl Store for MemoryStore {
         Ok(self.state().tokens.get(hash).cloned())
     }
 
-    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError> {
-        let users: BTreeSet<&UserRef> = users.iter().collect();
-        let mut revoked = 0;
-        for token in self.state().tokens.values_mut() {
-            let owner = UserRef {
-                user_id: token.user_id,
-                tenant_id: token.tenant_id,
-            };
-            if token.revoked_at.is_none() && users.contains(&owner) {
-                token.revoked_at = Some(at);
-                revoked += 1;
-            }
-        }
-        Ok(revoked)
+    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError> {
+        let distinct: BTreeSet<&TokenHash> = hashes.iter().collect();
+        let state = self.state();
+        Ok(distinct
+            .into_iter()
+            .filter_map(|hash| state.tokens.get(hash).cloned())
+            .collect())
     }
+}
 
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn open_session(&self, session: &Session, check: Option<&ConnectCheck>) -> Result<Opened, StoreError> {
         let mut state = self.state();
         let minute = session.online_date.epoch_minute();
@@ -194,7 +195,10 @@ impl Store for MemoryStore {
         }
         Ok(counts)
     }
+}
 
+#[async_trait]
+impl OfflineStore for MemoryStore {
     async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError> {
         let wanted: BTreeSet<UserId> = user_ids.iter().copied().collect();
         let state = self.state();
@@ -213,43 +217,26 @@ impl Store for MemoryStore {
         Ok(found.into_iter().collect())
     }
 
-    async fn force_tenant_offline(
-        &self,
-        tenant: TenantId,
-        only_users: Option<&BTreeSet<UserId>>,
-        at: Timestamp,
-        reason: OfflineReason,
-    ) -> Result<TenantOffline, StoreError> {
-        let users: Vec<UserRef> = {
-            let state = self.state();
-            let online = state.sessions.values().filter(|s| s.online()).map(|s| UserRef {
-                user_id: s.user_id,
-                tenant_id: s.tenant_id,
-            });
-            let with_tokens = state.tokens.values().map(|t| UserRef {
-                user_id: t.user_id,
-                tenant_id: t.tenant_id,
-            });
-            let found: BTreeSet<UserRef> = online
-                .chain(with_tokens)
-                .filter(|u| u.tenant_id == tenant && only_users.is_none_or(|only| only.contains(&u.user_id)))
-                .collect();
-            found.into_iter().collect()
-        };
-        let tokens = self.revoke_user_tokens(&users, at).await?;
-        let ended = self.end_user_sessions(&users, at, reason).await?;
-        Ok(TenantOffline { users, tokens, ended })
+    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError> {
+        let users: BTreeSet<&UserRef> = users.iter().collect();
+        let mut revoked = 0;
+        for token in self.state().tokens.values_mut() {
+            let owner = UserRef {
+                user_id: token.user_id,
+                tenant_id: token.tenant_id,
+            };
+            if token.revoked_at.is_none() && users.contains(&owner) {
+                token.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
-    async fn end_user_sessions(
-        &self,
-        users: &[UserRef],
-        at: Timestamp,
-        reason: OfflineReason,
-    ) -> Result<Vec<Session>, StoreError> {
+    async fn online_sessions_of_users(&self, users: &[UserRef]) -> Result<Vec<Session>, StoreError> {
         let users: BTreeSet<&UserRef> = users.iter().collect();
-        let mut state = self.state();
-        let targets: Vec<SessionId> = state
+        let state = self.state();
+        Ok(state
             .sessions
             .values()
             .filter(|s| {
@@ -259,14 +246,51 @@ impl Store for MemoryStore {
                         tenant_id: s.tenant_id,
                     })
             })
-            .map(|s| s.id)
-            .collect();
-        Ok(targets
-            .into_iter()
-            .filter_map(|id| ended_here(&mut state, id, at, reason))
+            .cloned()
             .collect())
     }
 
+    async fn revoke_tenant_tokens(
+        &self,
+        tenant: TenantId,
+        only_users: Option<&BTreeSet<UserId>>,
+        at: Timestamp,
+    ) -> Result<TenantRevocation, StoreError> {
+        let mut state = self.state();
+        let mut done = TenantRevocation::default();
+        let mut users = BTreeSet::new();
+        for token in state.tokens.values_mut() {
+            if token.tenant_id != tenant || only_users.is_some_and(|only| !only.contains(&token.user_id)) {
+                continue;
+            }
+            users.insert(token.user_id);
+            if token.revoked_at.is_none() {
+                token.revoked_at = Some(at);
+                done.revoked += 1;
+            }
+        }
+        done.users = users.into_iter().collect();
+        Ok(done)
+    }
+
+    async fn online_sessions_of_tenant(
+        &self,
+        tenant: TenantId,
+        only_users: Option<&BTreeSet<UserId>>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .sessions
+            .values()
+            .filter(|s| s.online() && s.tenant_id == tenant)
+            .filter(|s| only_users.is_none_or(|only| only.contains(&s.user_id)))
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CleanupStore for MemoryStore {
     async fn stale_sessions(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError> {
         let state = self.state();
         let mut stale: Vec<Session> = state
@@ -348,15 +372,6 @@ impl Store for MemoryStore {
             .then(|| sessions.last().map(|last| last.session.id.to_string()))
             .flatten();
         Ok(SweepPage { sessions, next })
-    }
-
-    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError> {
-        let distinct: BTreeSet<&TokenHash> = hashes.iter().collect();
-        let state = self.state();
-        Ok(distinct
-            .into_iter()
-            .filter_map(|hash| state.tokens.get(hash).cloned())
-            .collect())
     }
 
     async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError> {

@@ -1,10 +1,13 @@
-//! Where the service keeps its state: one [`Store`] trait for what the handlers need, with
-//! [`DynamoStore`] for AWS and [`MemoryStore`] for the one-process local run. Both answer listings
-//! through [`crate::domain::select_page`], so filters, order and paging mean the same everywhere.
+//! Where the service keeps its state: storage only, no rules. Four traits, one per kind of use case
+//! ([`TokenStore`], [`SessionStore`], [`OfflineStore`], [`CleanupStore`]), which [`Store`] puts
+//! together, with [`DynamoStore`] for AWS and [`MemoryStore`] for the one-process local run. Both
+//! answer listings through [`crate::domain::select_page`], so filters, order and paging mean the
+//! same everywhere, and both pass the same conformance suite (`tests/tests/store_conformance.rs`).
+//! What the service does with what they store (who may, in which order) is [`crate::service`]'s.
 //!
 //! # Data model (DynamoDB)
 //!
-//! Two tables, named by `SESSIONS_TABLE` and `TOKENS_TABLE`; [`schema`] defines them once, for
+//! Two tables, named by `SESSIONS_TABLE` and `TOKENS_TABLE`; [`dynamo::schema`] defines them once, for
 //! the test bootstrap and the local API, and `template.yaml` mirrors it.
 //!
 //! Sessions table, key `pk` / `sk` (strings):
@@ -84,7 +87,6 @@
 
 pub mod dynamo;
 pub mod memory;
-pub mod schema;
 
 use std::collections::BTreeSet;
 
@@ -93,9 +95,9 @@ use async_trait::async_trait;
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
-use crate::auth::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::access::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::error::StoreError;
 use crate::domain::{Counter, OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId};
-use crate::error::StoreError;
 
 /// A user and the tenant it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,7 +137,7 @@ impl std::ops::Sub for UsageSnapshot {
     }
 }
 
-/// What a `$connect` asks of [`Store::open_session`] besides recording the session.
+/// What a `$connect` asks of [`SessionStore::open_session`] besides recording the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectCheck {
     /// The token the connect authenticated with: the session is recorded only while it is
@@ -146,7 +148,7 @@ pub struct ConnectCheck {
     pub per_minute: Option<u32>,
 }
 
-/// What became of [`Store::open_session`].
+/// What became of [`SessionStore::open_session`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opened {
     /// The session and its connection are recorded.
@@ -167,7 +169,7 @@ pub struct BoundSession {
     pub token: Option<TokenHash>,
 }
 
-/// One page of [`Store::online_sessions_page`] and where the next one starts.
+/// One page of [`CleanupStore::online_sessions_page`] and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SweepPage {
     pub sessions: Vec<BoundSession>,
@@ -175,15 +177,13 @@ pub struct SweepPage {
     pub next: Option<String>,
 }
 
-/// What forcing a tenant offline did.
+/// What [`OfflineStore::revoke_tenant_tokens`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TenantOffline {
-    /// The tenant's users: those with a token or an online session there.
-    pub users: Vec<UserRef>,
+pub struct TenantRevocation {
+    /// The users of the tenant with a token there (revoked by this call or before).
+    pub users: Vec<UserId>,
     /// Tokens this call revoked.
-    pub tokens: u64,
-    /// Sessions this call ended.
-    pub ended: Vec<Session>,
+    pub revoked: u64,
 }
 
 impl SessionCounts {
@@ -197,30 +197,34 @@ impl SessionCounts {
     }
 }
 
-/// What the service needs from storage. Every read that serves a caller takes a [`TenantScope`],
-/// so tenant isolation is decided in one place, by the store, never by each handler.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Everything the service stores, as one object: the four traits below, and what the store has
+/// asked of DynamoDB. Every read that serves a caller takes a [`TenantScope`], so tenant isolation
+/// is decided by the store's keys, never by each handler.
+pub trait Store: TokenStore + SessionStore + OfflineStore + CleanupStore + 'static {
     /// What this store has asked of DynamoDB since it was made; zeros for a store that is not
     /// DynamoDB.
     fn usage(&self) -> UsageSnapshot {
         UsageSnapshot::default()
     }
+}
 
-    // ---- tokens ----
-
+/// Tokens, as the identity service issues them, keyed by their hash.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
     /// Stores (or replaces) a token record, as the identity service would.
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
 
-    /// The token with this hash, live or not.
+    /// The token with this hash, live or not, read consistently.
     async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// Marks every unrevoked token of these users as revoked at `at`; returns how many this call
-    /// revoked (a second call revokes none).
-    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError>;
+    /// The records of those of these tokens that exist (revoked and expired ones included).
+    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError>;
+}
 
-    // ---- sessions ----
-
+/// Sessions and their connections: presence (connect, heartbeat, disconnect) and the reads that
+/// serve listings and a user's presence.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Records a new online session and its connection, in one step with `check` (`None` for
     /// seeding): the token it names is not revoked, and the user is within its connect rate. A
     /// forced offline revokes the tokens before it reads the online sessions, so a racing connect
@@ -230,7 +234,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends the online session riding on `connection_id`; `None` when the connection is unknown
     /// or its session already ended. An unknown connection is remembered as closed, so that a
-    /// `$connect` delivered after its `$disconnect` is refused by [`Store::open_session`].
+    /// `$connect` delivered after its `$disconnect` is refused by [`SessionStore::open_session`].
     async fn close_connection(
         &self,
         connection_id: &str,
@@ -243,7 +247,7 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_connection(&self, connection_id: &str, at: Timestamp) -> Result<Option<BoundSession>, StoreError>;
 
     /// Ends these sessions where they are still online, at `at` for `reason`; returns those this
-    /// call ended.
+    /// call ended (a session ended meanwhile by someone else is not returned).
     async fn end_sessions(
         &self,
         sessions: &[Session],
@@ -265,37 +269,45 @@ pub trait Store: Send + Sync + 'static {
 
     /// The session counts in `scope`.
     async fn session_counts(&self, scope: TenantScope) -> Result<SessionCounts, StoreError>;
+}
 
-    // ---- forced offline ----
-
+/// The reads and writes a forced offline is made of. The order they run in (tokens first) is
+/// the service's rule ([`crate::service::offline`]), not the store's.
+#[async_trait]
+pub trait OfflineStore: Send + Sync {
     /// Which of `user_ids` exist in `scope` (have a session or a token there), with their tenant:
     /// a user id known in two tenants of the scope is two users, one per tenant.
     async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError>;
 
-    /// Ends every online session of these users at `at` for `reason`; returns the sessions this
-    /// call ended (a session ended meanwhile by someone else is not returned).
-    async fn end_user_sessions(
-        &self,
-        users: &[UserRef],
-        at: Timestamp,
-        reason: OfflineReason,
-    ) -> Result<Vec<Session>, StoreError>;
+    /// Marks every unrevoked token of these users as revoked at `at`; returns how many this call
+    /// revoked (a second call revokes none).
+    async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError>;
 
-    /// Forces users of one tenant offline, reading the tenant once (its tokens, then its online
-    /// sessions) rather than once per user: revokes every unrevoked token of `tenant`, then ends
-    /// every online session there; of the users in `only_users` alone, when given. `users` are
-    /// the users it reached (a token or an online session there); `tokens` and `ended` count what
-    /// this call changed, so a repeat changes nothing.
-    async fn force_tenant_offline(
+    /// Every online session of these users (each in its own tenant).
+    async fn online_sessions_of_users(&self, users: &[UserRef]) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes every unrevoked token of `tenant` (of the users in `only_users` alone, when
+    /// given), reading the tenant's tokens once rather than once per user.
+    async fn revoke_tenant_tokens(
         &self,
         tenant: TenantId,
         only_users: Option<&BTreeSet<UserId>>,
         at: Timestamp,
-        reason: OfflineReason,
-    ) -> Result<TenantOffline, StoreError>;
+    ) -> Result<TenantRevocation, StoreError>;
 
-    // ---- cleanup ----
+    /// Every online session of `tenant` (of the users in `only_users` alone, when given), in one
+    /// read of the tenant.
+    async fn online_sessions_of_tenant(
+        &self,
+        tenant: TenantId,
+        only_users: Option<&BTreeSet<UserId>>,
+    ) -> Result<Vec<Session>, StoreError>;
+}
 
+/// What the scheduled cleanup reads and removes. Each read finds only what is still to do, so a
+/// run may stop anywhere and the next one resumes.
+#[async_trait]
+pub trait CleanupStore: Send + Sync {
     /// Online sessions last seen before `cutoff`, least recently seen first, at most `limit`.
     async fn stale_sessions(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<Session>, StoreError>;
 
@@ -320,9 +332,6 @@ pub trait Store: Send + Sync + 'static {
     /// A session that changes during a sweep may be seen twice or not at all; the next sweep
     /// sees it.
     async fn online_sessions_page(&self, after: Option<&str>, limit: usize) -> Result<SweepPage, StoreError>;
-
-    /// The records of those of these tokens that exist (revoked and expired ones included).
-    async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError>;
 
     /// Tokens that expired before `now`, at most `limit`.
     async fn expired_tokens(&self, now: Timestamp, limit: usize) -> Result<Vec<TokenHash>, StoreError>;

@@ -1,11 +1,13 @@
 //! CloudWatch metrics without an agent or an API call: one embedded-metric-format (EMF) JSON line
 //! per invocation on stdout, which CloudWatch Logs turns into metrics in the namespace
 //! `MessageCenterOnline`, by `Route`: `Duration` (ms), `DynamoDbCalls`, `ItemsRead`,
-//! `ItemsWritten` and `Errors` (1 for a 5xx). A dashboard or an alarm needs no code. `Status` and
+//! `ItemsWritten`, `Errors` (1 for a 5xx) and `ColdStart` (1 on a container's first invocation).
+//! A dashboard or an alarm needs no code. `Status` and
 //! `requestId` ride along as properties, for Logs Insights.
 
 use serde_json::json;
 
+use crate::domain::Timestamp;
 use crate::store::UsageSnapshot;
 
 /// The metrics' namespace.
@@ -22,6 +24,8 @@ pub struct Invocation<'a> {
     pub duration_ms: f64,
     /// What the invocation asked of DynamoDB.
     pub usage: UsageSnapshot,
+    /// The container's first invocation.
+    pub cold_start: bool,
 }
 
 /// The EMF line of one invocation, timestamped `now_ms` (epoch milliseconds).
@@ -38,6 +42,7 @@ pub fn emf_line(invocation: &Invocation<'_>, now_ms: i64) -> String {
                     {"Name": "ItemsRead", "Unit": "Count"},
                     {"Name": "ItemsWritten", "Unit": "Count"},
                     {"Name": "Errors", "Unit": "Count"},
+                    {"Name": "ColdStart", "Unit": "Count"},
                 ],
             }],
         },
@@ -47,6 +52,7 @@ pub fn emf_line(invocation: &Invocation<'_>, now_ms: i64) -> String {
         "ItemsRead": invocation.usage.items_read,
         "ItemsWritten": invocation.usage.items_written,
         "Errors": u8::from(invocation.status >= 500),
+        "ColdStart": u8::from(invocation.cold_start),
         "Status": invocation.status,
         "requestId": invocation.request_id,
     })
@@ -55,7 +61,7 @@ pub fn emf_line(invocation: &Invocation<'_>, now_ms: i64) -> String {
 
 /// Writes the invocation's EMF line to stdout (the function's CloudWatch log stream).
 pub fn emit(invocation: &Invocation<'_>) {
-    println!("{}", emf_line(invocation, crate::domain::Timestamp::now().millis()));
+    println!("{}", emf_line(invocation, Timestamp::now().millis()));
 }
 
 #[cfg(test)]
@@ -75,6 +81,7 @@ mod tests {
                     items_read: 12,
                     items_written: 0,
                 },
+                cold_start: true,
             },
             1_795_860_000_000,
         );
@@ -97,9 +104,10 @@ mod tests {
             (
                 value["Duration"].as_f64(),
                 value["ItemsRead"].as_u64(),
-                value["Errors"].as_u64()
+                value["Errors"].as_u64(),
+                value["ColdStart"].as_u64()
             ),
-            (Some(12.346), Some(12), Some(1))
+            (Some(12.346), Some(12), Some(1), Some(1))
         );
     }
 }

@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::error::StoreError;
+use crate::domain::error::StoreError;
 
-/// The names of the two tables, from `SESSIONS_TABLE` and `TOKENS_TABLE`.
+/// The names of the two tables (in Lambda, from `SESSIONS_TABLE` and `TOKENS_TABLE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     pub sessions: String,
@@ -20,13 +20,6 @@ impl TableNames {
     pub const DEFAULT_SESSIONS: &'static str = "message-center-online-sessions";
     pub const DEFAULT_TOKENS: &'static str = "message-center-online-tokens";
 
-    pub fn from_env() -> Self {
-        TableNames {
-            sessions: std::env::var("SESSIONS_TABLE").unwrap_or_else(|_| Self::DEFAULT_SESSIONS.into()),
-            tokens: std::env::var("TOKENS_TABLE").unwrap_or_else(|_| Self::DEFAULT_TOKENS.into()),
-        }
-    }
-
     /// Both tables under a common prefix, for tests that each want tables of their own.
     pub fn with_prefix(prefix: &str) -> Self {
         TableNames {
@@ -34,6 +27,63 @@ impl TableNames {
             tokens: format!("{prefix}-tokens"),
         }
     }
+}
+
+/// Attribute names: the one place each is spelled. Queries name them through
+/// `ExpressionAttributeNames` (`#x`), never by splicing text into an expression.
+pub mod attr {
+    /// Partition key of every sessions-table item: `T#<tenant>` (sessions), `C#<connection>`, `COUNT#<shard>`, `R#<tenant>#<user>`; of nothing in the tokens table.
+    pub const PK: &str = "pk";
+    /// Sort key: `S#<session id>`, `C`, `T#<tenant>` (a counter shard), the epoch minute (a connect-rate item).
+    pub const SK: &str = "sk";
+    /// A session's id (ULID text); sort key of the session indexes.
+    pub const ID: &str = "id";
+    /// The tenant (number), on sessions, connections, counter shards and tokens.
+    pub const TENANT_ID: &str = "tenantId";
+    /// The user (number), on sessions and tokens; partition key of `byUser`.
+    pub const USER_ID: &str = "userId";
+    pub const FULL_NAME: &str = "fullName";
+    pub const AVATAR: &str = "avatar";
+    pub const USER_AGENT: &str = "userAgent";
+    pub const DEVICE_ID: &str = "deviceId";
+    pub const REMOTE_ADDRESS: &str = "remoteAddress";
+    pub const CONNECTION_ID: &str = "connectionId";
+    pub const ONLINE_DATE: &str = "onlineDate";
+    /// Last heartbeat (epoch ms); sort key of `staleByShard`.
+    pub const LAST_SEEN_DATE: &str = "lastSeenDate";
+    /// When the session ended (epoch ms); sort key of `endedByShard`.
+    pub const OFFLINE_DATE: &str = "offlineDate";
+    pub const OFFLINE_REASON: &str = "offlineReason";
+    /// Set when a session ends: partition key of `endedByShard`.
+    pub const ENDED_SHARD: &str = "endedShard";
+    /// The mark of the write that ended a session (a `Write` of `calls.rs`).
+    pub const ENDED_BY: &str = "endedBy";
+    /// Set while a session is online: partition key of `onlineByTenant`.
+    pub const ONLINE_TENANT: &str = "onlineTenant";
+    /// Set while a session is online: partition key of `onlineByUser`.
+    pub const ONLINE_USER: &str = "onlineUser";
+    /// Set while a session is online: partition key of `staleByShard`.
+    pub const ONLINE_SHARD: &str = "onlineShard";
+    /// A token's SHA-256 (hex): the tokens table's key, and on a session, the token it was opened with.
+    pub const TOKEN_HASH: &str = "tokenHash";
+    /// On a connection item: the session it carries (absent on a tombstone).
+    pub const SESSION_ID: &str = "sessionId";
+    /// On a counter shard: sessions stored.
+    pub const SESSIONS: &str = "sessions";
+    /// On a counter shard: sessions online.
+    pub const ONLINE: &str = "online";
+    /// On a connect-rate item: sessions the user opened that minute.
+    pub const CONNECTS: &str = "n";
+    /// When a token was revoked (epoch ms).
+    pub const REVOKED_AT: &str = "revokedAt";
+    /// The mark of the write that revoked a token.
+    pub const REVOKED_BY: &str = "revokedBy";
+    /// When a token expires (epoch ms); sort key of `expiryByShard`.
+    pub const EXPIRES_AT: &str = "expiresAt";
+    /// Set on a token that expires: partition key of `expiryByShard`.
+    pub const EXPIRY_SHARD: &str = "expiryShard";
+    pub const PERMISSIONS: &str = "permissions";
+    pub const PLATFORM: &str = "platform";
 }
 
 /// Index names, used by the store's queries.
@@ -66,43 +116,43 @@ pub struct TableSpec {
 }
 
 pub const SESSIONS_TABLE: TableSpec = TableSpec {
-    partition_key: "pk",
-    sort_key: Some("sk"),
+    partition_key: attr::PK,
+    sort_key: Some(attr::SK),
     attributes: &[
-        ("pk", false),
-        ("sk", false),
-        ("id", false),
-        ("userId", true),
-        ("onlineTenant", true),
-        ("onlineUser", true),
-        ("onlineShard", false),
-        ("lastSeenDate", true),
-        ("endedShard", false),
-        ("offlineDate", true),
+        (attr::PK, false),
+        (attr::SK, false),
+        (attr::ID, false),
+        (attr::USER_ID, true),
+        (attr::ONLINE_TENANT, true),
+        (attr::ONLINE_USER, true),
+        (attr::ONLINE_SHARD, false),
+        (attr::LAST_SEEN_DATE, true),
+        (attr::ENDED_SHARD, false),
+        (attr::OFFLINE_DATE, true),
     ],
     indexes: &[
-        (index::SESSIONS_BY_USER, "userId", "id"),
-        (index::ONLINE_BY_TENANT, "onlineTenant", "id"),
-        (index::ONLINE_BY_USER, "onlineUser", "id"),
-        (index::STALE_BY_SHARD, "onlineShard", "lastSeenDate"),
-        (index::ENDED_BY_SHARD, "endedShard", "offlineDate"),
+        (index::SESSIONS_BY_USER, attr::USER_ID, attr::ID),
+        (index::ONLINE_BY_TENANT, attr::ONLINE_TENANT, attr::ID),
+        (index::ONLINE_BY_USER, attr::ONLINE_USER, attr::ID),
+        (index::STALE_BY_SHARD, attr::ONLINE_SHARD, attr::LAST_SEEN_DATE),
+        (index::ENDED_BY_SHARD, attr::ENDED_SHARD, attr::OFFLINE_DATE),
     ],
 };
 
 pub const TOKENS_TABLE: TableSpec = TableSpec {
-    partition_key: "tokenHash",
+    partition_key: attr::TOKEN_HASH,
     sort_key: None,
     attributes: &[
-        ("tokenHash", false),
-        ("userId", true),
-        ("tenantId", true),
-        ("expiryShard", false),
-        ("expiresAt", true),
+        (attr::TOKEN_HASH, false),
+        (attr::USER_ID, true),
+        (attr::TENANT_ID, true),
+        (attr::EXPIRY_SHARD, false),
+        (attr::EXPIRES_AT, true),
     ],
     indexes: &[
-        (index::TOKENS_BY_USER, "userId", "tokenHash"),
-        (index::TOKENS_BY_TENANT, "tenantId", "tokenHash"),
-        (index::EXPIRY_BY_SHARD, "expiryShard", "expiresAt"),
+        (index::TOKENS_BY_USER, attr::USER_ID, attr::TOKEN_HASH),
+        (index::TOKENS_BY_TENANT, attr::TENANT_ID, attr::TOKEN_HASH),
+        (index::EXPIRY_BY_SHARD, attr::EXPIRY_SHARD, attr::EXPIRES_AT),
     ],
 };
 

@@ -1,6 +1,6 @@
 //! A time budget for work that must answer before its caller gives up: API Gateway's HTTP API cuts
 //! every integration off at 30 s, so a forced offline of a very large tenant stops starting new
-//! batches once `OFFLINE_TIME_BUDGET_SECONDS` (25 by default) have passed and answers with what it
+//! batches once its budget (the configuration's `OFFLINE_TIME_BUDGET_SECONDS`, 25 by default) has passed and answers with what it
 //! did, rather than be cut off mid-way with API Gateway's bare 503.
 //!
 //! The budget travels with the request's task ([`Budget::run`]) rather than through every store
@@ -11,10 +11,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Seconds a forced offline works before it answers, unless `OFFLINE_TIME_BUDGET_SECONDS` says
-/// otherwise (the template sets 25 beside a 29 s timeout).
-pub const DEFAULT_OFFLINE_SECONDS: u64 = 25;
 
 tokio::task_local! {
     static CURRENT: Budget;
@@ -33,17 +29,6 @@ impl Budget {
             deadline: Instant::now() + duration,
             cut: Arc::default(),
         }
-    }
-
-    /// A forced offline's budget, from `OFFLINE_TIME_BUDGET_SECONDS` (seconds, fractions allowed;
-    /// an unset, unreadable or non-positive value keeps the default).
-    pub fn for_offline() -> Self {
-        let seconds = std::env::var("OFFLINE_TIME_BUDGET_SECONDS")
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .unwrap_or(DEFAULT_OFFLINE_SECONDS as f64);
-        Budget::new(Duration::from_secs_f64(seconds))
     }
 
     /// Runs `work` under this budget; afterwards [`Budget::was_cut`] says whether it stopped early.

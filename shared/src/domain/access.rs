@@ -1,16 +1,14 @@
-//! Who is calling and what they may touch: the bearer token (hashed before it is looked up, never
-//! stored or logged raw), the token record's expiry and revocation, the three permissions, and the
-//! tenant scope every read and write is confined to.
+//! Who is calling and what they may touch, as plain types and rules: a token's hash (the only form
+//! in which a token is stored; never logged raw), the token record's expiry and revocation, the
+//! three permissions, and the tenant scope every read and write is confined to. Looking a token up
+//! is the service's ([`crate::service::auth`]); reading it off a request is the adapters'.
 
 use std::collections::BTreeSet;
 
-use lambda_http::http::header::AUTHORIZATION;
-use lambda_http::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{OfflineReason, TenantId, Timestamp, UserId};
-use crate::error::ApiError;
-use crate::store::Store;
+use super::error::ApiError;
+use super::{OfflineReason, TenantId, Timestamp, UserId};
 
 /// What an endpoint requires of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,21 +145,6 @@ impl Caller {
 /// Longest token accepted; anything longer is malformed.
 const MAX_TOKEN_LEN: usize = 4096;
 
-/// The token of an `Authorization: Bearer <token>` header, checked against RFC 6750's syntax.
-pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("A bearer token is required: send Authorization: Bearer <token>."))?;
-    let malformed = || ApiError::unauthorized("The Authorization header must be `Bearer <token>`.");
-    let value = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("Bearer") || !is_token_syntax(token) {
-        return Err(malformed());
-    }
-    Ok(token)
-}
-
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 pub fn is_token_syntax(token: &str) -> bool {
     let body = token.trim_end_matches('=');
@@ -170,50 +153,4 @@ pub fn is_token_syntax(token: &str) -> bool {
         && body
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
-}
-
-/// Looks `token` up by its hash and checks it is live at `now`.
-pub async fn authenticate_token(store: &dyn Store, token: &str, now: Timestamp) -> Result<Caller, ApiError> {
-    if !is_token_syntax(token) {
-        return Err(ApiError::unauthorized("The token is malformed."));
-    }
-    let record = store
-        .token(&TokenHash::of(token))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("The token is not known."))?;
-    if record.revoked_at.is_some() {
-        return Err(ApiError::unauthorized("The token has been revoked."));
-    }
-    if !record.is_live(now) {
-        return Err(ApiError::unauthorized("The token has expired."));
-    }
-    Ok(Caller {
-        user_id: record.user_id,
-        tenant_id: record.tenant_id,
-        full_name: record.full_name,
-        avatar: record.avatar,
-        permissions: record.permissions,
-        platform: record.platform,
-    })
-}
-
-/// The caller of a request, authenticated and holding `permission`: the door every HTTP handler
-/// goes through first, so none can forget the token or the permission. The tenant comes next,
-/// from [`Caller::scope`], which every store read requires.
-pub async fn authenticate(store: &dyn Store, headers: &HeaderMap, permission: Permission) -> Result<Caller, ApiError> {
-    let caller = authenticate_token(store, bearer_token(headers)?, Timestamp::now()).await?;
-    caller.require(permission)?;
-    Ok(caller)
-}
-
-/// [`authenticate`] and [`Caller::scope`] in one step, for a request whose tenant is known.
-pub async fn authorize(
-    store: &dyn Store,
-    headers: &HeaderMap,
-    permission: Permission,
-    requested_tenant: Option<TenantId>,
-) -> Result<(Caller, TenantScope), ApiError> {
-    let caller = authenticate(store, headers, permission).await?;
-    let scope = caller.scope(requested_tenant)?;
-    Ok((caller, scope))
 }

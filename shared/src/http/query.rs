@@ -17,12 +17,12 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::domain::error::ApiError;
 use crate::domain::filter::Arity;
 use crate::domain::{
     Filter, FilterKey, FilterOp, FilterValue, InfoScope, OrderBy, OrderSort, Paging, SessionId, SessionQuery, TenantId,
     Timestamp, ValueType,
 };
-use crate::error::ApiError;
 
 /// Which endpoint is asking: search matches string `EQUAL` as a case-insensitive substring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

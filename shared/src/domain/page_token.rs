@@ -7,17 +7,15 @@
 //! Without it the process makes a random key: tokens then hold only within that process, which
 //! is right for the local API and is logged as a warning in Lambda.
 
-use std::sync::OnceLock;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::TenantScope;
+use crate::domain::access::TenantScope;
+use crate::domain::error::ApiError;
 use crate::domain::{Position, SessionQuery};
-use crate::error::ApiError;
 
 /// The parameter the token comes in, named in errors.
 const FIELD: &str = "pageToken";
@@ -26,7 +24,7 @@ const TAG_BYTES: usize = 16;
 /// The token format; a token of another version is refused like a changed one.
 const VERSION: u8 = 1;
 
-/// The signing key, read once per process.
+/// The signing key, from the configuration (read once per process).
 pub struct PageTokenKey(Vec<u8>);
 
 impl PageTokenKey {
@@ -34,19 +32,10 @@ impl PageTokenKey {
         PageTokenKey(secret.to_vec())
     }
 
-    /// `PAGE_TOKEN_KEY`, or a random key for this process.
-    pub fn from_env() -> &'static PageTokenKey {
-        static KEY: OnceLock<PageTokenKey> = OnceLock::new();
-        KEY.get_or_init(|| match std::env::var("PAGE_TOKEN_KEY") {
-            Ok(secret) if !secret.is_empty() => PageTokenKey::new(secret.as_bytes()),
-            _ => {
-                if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-                    tracing::warn!("PAGE_TOKEN_KEY is not set: page tokens hold only within this container");
-                }
-                let random: Vec<u8> = (0..2).flat_map(|_| ulid::Ulid::new().0.to_le_bytes()).collect();
-                PageTokenKey(random)
-            }
-        })
+    /// A key of 256 random bits: page tokens then hold only within this process (the service's
+    /// configuration uses it when `PAGE_TOKEN_KEY` is unset).
+    pub fn random() -> Self {
+        PageTokenKey((0..2).flat_map(|_| ulid::Ulid::new().0.to_le_bytes()).collect())
     }
 
     fn tag(&self, payload: &[u8]) -> Hmac<Sha256> {
@@ -120,7 +109,7 @@ mod tests {
     use super::*;
     use crate::domain::order::Name;
     use crate::domain::{SessionId, SortKey, TenantId};
-    use crate::query::{parse_session_query, ListMode};
+    use crate::http::query::{parse_session_query, ListMode};
 
     fn query(text: &str) -> SessionQuery {
         parse_session_query(text, ListMode::List).unwrap()
@@ -157,7 +146,7 @@ mod tests {
         };
         let token = encode(&key, &q, TENANT, long.clone());
         assert!(
-            token.len() <= crate::query::MAX_PAGE_TOKEN_CHARS,
+            token.len() <= crate::http::query::MAX_PAGE_TOKEN_CHARS,
             "{} chars",
             token.len()
         );

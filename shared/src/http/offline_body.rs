@@ -3,28 +3,9 @@
 
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::query::parse_positive_id;
-
-/// Ids one request may target.
-pub const MAX_TARGET_IDS: usize = 10_000;
-
-/// What the ids name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReceiveObjectType {
-    User,
-    Tenant,
-}
-
-/// A parsed forced-offline request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfflineRequest {
-    /// Push a `FORCED_OFFLINE` notice before closing each connection.
-    pub broadcast: bool,
-    pub object_type: ReceiveObjectType,
-    /// Distinct, in the order first given.
-    pub ids: Vec<i64>,
-}
+use super::query::parse_positive_id;
+use crate::domain::ApiError;
+use crate::service::offline::{OfflineRequest, ReceiveObjectType, MAX_TARGET_IDS};
 
 /// Parses the body. Unknown fields are ignored; `receiveObjectType` is read without regard to case;
 /// the id limit counts distinct ids (duplicates collapse first).

@@ -14,6 +14,9 @@ use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use crate::store::dynamo::schema::TableNames;
+use crate::store::DynamoStore;
+
 /// The HTTP client every SDK client uses: HTTPS through rustls on ring (plain HTTP too, for a
 /// local server).
 pub fn http_client() -> SharedHttpClient {
@@ -53,4 +56,29 @@ pub fn dynamodb_endpoint_from_env() -> Option<String> {
     ["DYNAMODB_ENDPOINT", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// The tables' names: `SESSIONS_TABLE` and `TOKENS_TABLE` (set by the template), else the
+/// defaults the local tools use.
+pub fn tables_from_env() -> TableNames {
+    let var = |name: &str, default: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.into())
+    };
+    TableNames {
+        sessions: var("SESSIONS_TABLE", TableNames::DEFAULT_SESSIONS),
+        tokens: var("TOKENS_TABLE", TableNames::DEFAULT_TOKENS),
+    }
+}
+
+/// [`DynamoStore::from_config`] with everything from the environment, for the program
+/// `app_name` (the local API, the benchmarks, tools).
+pub fn dynamo_store_from_env(app_name: &'static str) -> DynamoStore {
+    DynamoStore::from_config(
+        &sdk_config_from_env(app_name),
+        tables_from_env(),
+        dynamodb_endpoint_from_env(),
+    )
 }

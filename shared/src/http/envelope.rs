@@ -7,8 +7,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::domain::error::{ApiError, ErrorKind, RATE_LIMIT_RETRY_AFTER_SECS, RETRY_AFTER_SECS};
 use crate::domain::Timestamp;
-use crate::error::{ApiError, ErrorKind, RATE_LIMIT_RETRY_AFTER_SECS, RETRY_AFTER_SECS};
 
 /// The id that ties a response to its log lines: API Gateway's request id when there is one,
 /// else the Lambda invocation's, else the caller's `x-request-id`, else a fresh one.

@@ -18,53 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::HashMap;
 
-use crate::api::App;
-use crate::auth::session_end_reason;
+pub use super::config::CleanupSettings;
+use super::App;
+use crate::domain::access::session_end_reason;
+use crate::domain::error::StoreError;
 use crate::domain::{OfflineReason, Session, Timestamp};
-use crate::error::StoreError;
 use crate::gateway::{close_all, Notice};
-
-/// What the cleanup does, from `STALE_AFTER_SECONDS` (600), `RETENTION_DAYS` (30) and
-/// `CLEANUP_BATCH` (100).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CleanupSettings {
-    /// A session with no heartbeat for this long is stale (API Gateway's idle timeout is 600 s).
-    pub stale_after_secs: i64,
-    /// Ended sessions are kept this many days.
-    pub retention_days: i64,
-    /// Items fetched and written per step.
-    pub batch: usize,
-}
-
-impl Default for CleanupSettings {
-    fn default() -> Self {
-        CleanupSettings {
-            stale_after_secs: 600,
-            retention_days: 30,
-            batch: 100,
-        }
-    }
-}
-
-impl CleanupSettings {
-    /// From the environment; an unset or unreadable variable keeps its default.
-    pub fn from_env() -> Self {
-        let read = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse::<i64>().ok())
-                .filter(|v| *v > 0)
-        };
-        let default = CleanupSettings::default();
-        CleanupSettings {
-            stale_after_secs: read("STALE_AFTER_SECONDS").unwrap_or(default.stale_after_secs),
-            retention_days: read("RETENTION_DAYS").unwrap_or(default.retention_days),
-            batch: read("CLEANUP_BATCH")
-                .map(|b| b.min(1000) as usize)
-                .unwrap_or(default.batch),
-        }
-    }
-}
 
 /// What a run did, and what it left for the next one (counted only when it ran out of time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -102,13 +61,10 @@ pub struct CleanupTrigger {
     pub time: Option<String>,
 }
 
-/// One cleanup run at `now`, stopping after the batch in progress once `deadline` has passed.
-pub async fn run_cleanup(
-    app: &App,
-    settings: &CleanupSettings,
-    now: Timestamp,
-    deadline: Instant,
-) -> Result<CleanupReport, StoreError> {
+/// One cleanup run at `now`, as the configuration says ([`super::config::CleanupSettings`]),
+/// stopping after the batch in progress once `deadline` has passed.
+pub async fn cleanup(app: &App, now: Timestamp, deadline: Instant) -> Result<CleanupReport, StoreError> {
+    let settings = &app.config.cleanup;
     let started = Instant::now();
     let store = app.store.as_ref();
     let batch = settings.batch.max(1);

@@ -1,0 +1,153 @@
+//! What a Lambda binary does before its first request: logging, configuration and clients, built
+//! once per container; then the runtime loop. Each function's `main.rs` is one call into here.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use lambda_http::{service_fn, Request};
+use lambda_runtime::LambdaEvent;
+
+use super::aws::{dynamodb_endpoint_from_env, sdk_config_from_env, tables_from_env};
+use super::metrics::{self, Invocation};
+use super::telemetry::{self, InvocationContext};
+use crate::domain::Timestamp;
+use crate::gateway::{ApiGatewayConnections, ConnectionGateway, NoConnections};
+use crate::http::{self, Endpoint};
+use crate::service::cleanup::{cleanup, CleanupTrigger};
+use crate::service::{App, Config};
+use crate::store::DynamoStore;
+use crate::ws::{self, WsRoute};
+
+/// The gateway a function binary builds at start-up, from the configuration its store was built
+/// from (one HTTPS client and one trust-store load per container). A type parameter of the
+/// function's entry point, not a run-time choice, so that a function that never messages or
+/// closes a connection (list, search, detail, connect, disconnect) does not link the API Gateway
+/// Management API client.
+pub trait GatewayFromEnv {
+    fn from_env(config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway>;
+}
+
+impl GatewayFromEnv for NoConnections {
+    fn from_env(_config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway> {
+        Arc::new(NoConnections)
+    }
+}
+
+/// The stage named by `WEBSOCKET_MANAGEMENT_ENDPOINT`; without it, no connections to reach.
+impl GatewayFromEnv for ApiGatewayConnections {
+    fn from_env(config: &aws_config::SdkConfig) -> Arc<dyn ConnectionGateway> {
+        match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => Arc::new(ApiGatewayConnections::new(config, &endpoint)),
+            _ => Arc::new(NoConnections),
+        }
+    }
+}
+
+/// The DynamoDB store ([`tables_from_env`], [`dynamodb_endpoint_from_env`]), the connection
+/// gateway (what `G` reads) and the service's configuration ([`Config::from_env`]), for the
+/// function `function`. No network call: clients connect on their first request.
+pub fn app_from_env<G: GatewayFromEnv>(function: &'static str) -> App {
+    let config = sdk_config_from_env(function);
+    App {
+        store: Arc::new(DynamoStore::from_config(
+            &config,
+            tables_from_env(),
+            dynamodb_endpoint_from_env(),
+        )),
+        gateway: G::from_env(&config),
+        config: Config::from_env(),
+    }
+}
+
+/// Runs one HTTP endpoint as a Lambda function behind API Gateway; `G`: how it reaches live
+/// connections ([`NoConnections`] for a function that never does).
+pub async fn serve_http<G: GatewayFromEnv>(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let app = app_from_env::<G>(endpoint.function());
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let context = InvocationContext::of_http(&req);
+        let response = measured(app, endpoint.route(), context, http::handle(app, endpoint, req), |r| {
+            r.status().as_u16()
+        })
+        .await;
+        Ok::<_, Infallible>(response)
+    }))
+    .await
+}
+
+/// Runs one invocation's work inside its log context ([`telemetry::InvocationContext`]: every
+/// log line carries the request ids, the trace id and whether it is the container's first), and
+/// writes its metric line ([`metrics`]): its duration, what it asked of DynamoDB (one invocation
+/// at a time per container, so the store's usage before and after is this invocation's), its
+/// status and whether it was a cold start.
+async fn measured<T>(
+    app: &App,
+    route: &str,
+    context: InvocationContext,
+    work: impl std::future::Future<Output = T>,
+    status_of: impl Fn(&T) -> u16,
+) -> T {
+    let started = Instant::now();
+    let before = app.store.usage();
+    let request_id = context.request_id().to_owned();
+    let cold_start = context.cold_start;
+    let answer = telemetry::in_context(context, work).await;
+    metrics::emit(&Invocation {
+        route,
+        request_id: &request_id,
+        status: status_of(&answer),
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        usage: app.store.usage() - before,
+        cold_start,
+    });
+    answer
+}
+
+/// Runs one WebSocket route as a Lambda function behind an API Gateway WebSocket API. Typed
+/// events through lambda_runtime: a WebSocket event is not an HTTP request.
+pub async fn serve_websocket<G: GatewayFromEnv>(route: WsRoute) -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let app = app_from_env::<G>(route.function());
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+            let context = InvocationContext::new(&event.context, event.payload.request_context.request_id.clone());
+            let work = ws::handle(app, route, event.payload);
+            let response = measured(app, route.key(), context, work, |r| r.status_code as u16).await;
+            Ok::<_, Infallible>(response)
+        },
+    ))
+    .await
+}
+
+/// Time kept back from the Lambda deadline for the run's last batch and its log line.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Runs the scheduled cleanup as a Lambda function (EventBridge schedule, or invoked on demand
+/// with any event). Each run stops inside the invocation's deadline; the report is its answer.
+pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let app = app_from_env::<ApiGatewayConnections>("online-cleanup");
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Option<CleanupTrigger>>| async move {
+            let trigger = event.payload.unwrap_or_default();
+            let context = InvocationContext::new(&event.context, None);
+            tracing::debug!(source = ?trigger.source, time = ?trigger.time, "cleanup triggered");
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+            let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
+            let work = cleanup(app, Timestamp::now(), deadline);
+            measured(app, "cleanup", context, work, |r| if r.is_ok() { 200 } else { 500 })
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}
