@@ -31,11 +31,17 @@ fn conforms(document: &Value, name: &str, message: &str) {
     let members = message.as_object().unwrap();
     let properties = schema["properties"].as_object().unwrap();
     for member in members.keys() {
-        assert!(properties.contains_key(member), "{name}: `{member}` is not in the document");
+        assert!(
+            properties.contains_key(member),
+            "{name}: `{member}` is not in the document"
+        );
     }
     for required in schema["required"].as_array().unwrap() {
         let required = required.as_str().unwrap();
-        assert!(members.contains_key(required), "{name}: `{required}` is missing: {message}");
+        assert!(
+            members.contains_key(required),
+            "{name}: `{required}` is missing: {message}"
+        );
     }
     for (member, value) in members {
         let property = &properties[member];
@@ -43,14 +49,14 @@ fn conforms(document: &Value, name: &str, message: &str) {
             assert_eq!(value, constant, "{name}.{member}");
         }
         if let Some(allowed) = property["enum"].as_array() {
-            assert!(allowed.contains(value), "{name}.{member}: {value} is not among {allowed:?}");
+            assert!(
+                allowed.contains(value),
+                "{name}.{member}: {value} is not among {allowed:?}"
+            );
         }
         if property.get("$ref").and_then(Value::as_str) == Some("#/components/schemas/Datetime") {
             let text = value.as_str().unwrap();
-            let shape: String = text
-                .chars()
-                .map(|c| if c.is_ascii_digit() { '9' } else { c })
-                .collect();
+            let shape: String = text.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect();
             assert_eq!(shape, "9999-99-99 99:99:99", "{name}.{member}: {text}");
         }
     }
@@ -80,7 +86,12 @@ async fn the_error_answers_are_the_documents_error_message() {
     let app = App::new(Arc::new(MemoryStore::new()), Arc::new(RecordingGateway::default()));
     for body in [r#"{"action": "ping"}"#, "not json", r#"{"action": "heartbeat"}"#] {
         // The last one is a heartbeat on a connection that has no session.
-        let answer = handle(&app, WsRoute::Default, ws_event_on("no-such-connection", &[], Some(body))).await;
+        let answer = handle(
+            &app,
+            WsRoute::Default,
+            ws_event_on("no-such-connection", &[], Some(body)),
+        )
+        .await;
         conforms(&document, "error", &text_of(&answer));
     }
 }
@@ -92,7 +103,9 @@ fn every_message_the_document_lists_has_an_example_of_its_type() {
         let Some(constant) = message["payload"]["properties"]["type"]["const"].as_str() else {
             continue;
         };
-        let examples = message["examples"].as_array().unwrap_or_else(|| panic!("{name} has examples"));
+        let examples = message["examples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has examples"));
         assert!(
             examples.iter().all(|e| e["payload"]["type"] == constant),
             "{name}'s examples are of type {constant}"

@@ -33,6 +33,16 @@ pub enum ReceiveObjectType {
     Tenant,
 }
 
+impl ReceiveObjectType {
+    /// As the contract spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiveObjectType::User => "USER",
+            ReceiveObjectType::Tenant => "TENANT",
+        }
+    }
+}
+
 /// A forced-offline request, as parsed from its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineRequest {
@@ -123,8 +133,8 @@ pub async fn force_offline(
         operatorUserId = caller.user_id.get(),
         operatorTenantId = caller.tenant_id.get(),
         platformOperator = caller.platform,
-        scopeTenantId = ?tenant.map(TenantId::get),
-        receiveObjectType = ?request.object_type,
+        scopeTenantId = tenant.map(TenantId::get),
+        receiveObjectType = request.object_type.as_str(),
         ids = request.ids.len(),
         users = outcome.data.users,
         sessions = outcome.data.sessions,

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 
-use super::calls::*;
-use super::codec::*;
+use super::calls::{build_error, CounterChange, Write};
+use super::codec::{bound_session_from, n, read_s, s, session_from, SweepCursor};
 use super::schema::{attr, index};
-use super::writes::*;
+use super::writes::by_tenant;
 use super::{DynamoStore, Item, QUERY_PAGE_ITEMS, SHARDS};
 use crate::domain::access::TokenHash;
 use crate::domain::error::StoreError;

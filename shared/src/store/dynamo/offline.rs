@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 
-use super::codec::*;
+use super::codec::{n, token_from};
 use super::schema::{attr, index};
 use super::{DynamoStore, CONCURRENCY};
 use crate::domain::access::TenantScope;

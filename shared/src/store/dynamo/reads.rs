@@ -8,7 +8,10 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::Select;
 use futures::{StreamExt, TryStreamExt};
 
-use super::codec::*;
+use super::codec::{
+    bound_session_from, connection_key, corrupt, counters_pk, counts_from, n, opt_n, opt_s, read_n, s, session_from,
+    session_key, tenant_pk, Connection, SessionOf, SESSION_SK_PREFIX,
+};
 use super::schema::{attr, index};
 use super::{DynamoStore, Item, CONCURRENCY, COUNTER_SHARDS, QUERY_PAGE_ITEMS, SHARDS};
 use crate::domain::access::TenantScope;

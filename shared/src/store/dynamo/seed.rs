@@ -1,8 +1,8 @@
 //! Bulk loading for seeding (demo data, benchmarks), where no `$connect` races the load.
 
-use super::calls::*;
-use super::codec::*;
-use super::writes::*;
+use super::calls::{build_error, sdk_error, CounterChange, BATCH_WRITE_ITEMS};
+use super::codec::{connection_item, session_item};
+use super::writes::by_tenant;
 use super::{DynamoStore, Item};
 use crate::domain::error::StoreError;
 use crate::domain::Session;

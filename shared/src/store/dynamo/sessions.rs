@@ -6,11 +6,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, TransactWriteItem, Update};
 use futures::{StreamExt, TryStreamExt};
 
-use super::calls::*;
-use super::codec::*;
-use super::reads::*;
+use super::calls::{build_error, retry_conflicts, sdk_error, CounterChange, Transacted, Write};
+use super::codec::{
+    bound_session_from, connect_rate_key, connection_item, counter_key, counts_from, n, s, session_from, session_item,
+    session_key, Connection, SessionOf,
+};
+use super::reads::{sum_counts, wants_online_only};
 use super::schema::{attr, index, SESSIONS_TTL_ATTRIBUTE};
-use super::writes::*;
+use super::writes::by_tenant;
 use super::{DynamoStore, CONCURRENCY, COUNTER_SHARDS};
 use crate::domain::access::TenantScope;
 use crate::domain::error::StoreError;

@@ -4,8 +4,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 
-use super::calls::*;
-use super::codec::*;
+use super::calls::sdk_error;
+use super::codec::{s, token_from, token_item};
 use super::schema::attr;
 use super::DynamoStore;
 use crate::domain::access::{TokenHash, TokenRecord};

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
-use super::calls::*;
-use super::codec::*;
+use super::calls::{build_error, random_below, retry_conflicts, sdk_error, write_mark, CounterChange, Write};
+use super::codec::{connection_key, counter_key, n, s, session_key, shard_of, token_from, CONNECTION_TTL_SECS};
 use super::schema::{attr, index, SESSIONS_TTL_ATTRIBUTE};
 use super::{DynamoStore, Item, COUNTER_SHARDS};
 use crate::domain::access::TokenRecord;
