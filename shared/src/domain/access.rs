@@ -113,6 +113,20 @@ pub struct Caller {
     pub platform: bool,
 }
 
+impl From<TokenRecord> for Caller {
+    /// The holder of a token (whether the token is live is [`TokenRecord::is_live`]'s to say).
+    fn from(record: TokenRecord) -> Self {
+        Caller {
+            user_id: record.user_id,
+            tenant_id: record.tenant_id,
+            full_name: record.full_name,
+            avatar: record.avatar,
+            permissions: record.permissions,
+            platform: record.platform,
+        }
+    }
+}
+
 impl Caller {
     /// 403 unless the caller holds `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {

@@ -80,12 +80,14 @@ impl InvocationContext {
 
     /// The context of an HTTP invocation, from what lambda_http attached to the request.
     pub fn of_http(req: &Request) -> Self {
-        let lambda = req.lambda_context_ref().cloned().unwrap_or_default();
         let api_request_id = match req.request_context_ref() {
             Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
             _ => None,
         };
-        InvocationContext::new(&lambda, api_request_id)
+        match req.lambda_context_ref() {
+            Some(lambda) => InvocationContext::new(lambda, api_request_id),
+            None => InvocationContext::new(&lambda_runtime::Context::default(), api_request_id),
+        }
     }
 
     /// The id a metric line names the invocation by: API Gateway's, else Lambda's.

@@ -23,14 +23,7 @@ pub async fn authenticate(store: &(impl TokenStore + ?Sized), token: &str, now: 
     if !record.is_live(now) {
         return Err(ApiError::unauthorized("The token has expired."));
     }
-    Ok(Caller {
-        user_id: record.user_id,
-        tenant_id: record.tenant_id,
-        full_name: record.full_name,
-        avatar: record.avatar,
-        permissions: record.permissions,
-        platform: record.platform,
-    })
+    Ok(Caller::from(record))
 }
 
 /// [`authenticate`], then 403 unless the caller holds `permission`. The HTTP adapter calls this

@@ -12,7 +12,8 @@
 //! | `CLEANUP_BATCH` | 100 (at most 1000) | items the cleanup reads and writes per step |
 //!
 //! An unset, empty or unreadable value keeps its default (a deployment with a typo still serves,
-//! with the contract's behaviour); the template sets each one explicitly.
+//! with the contract's behaviour); the template sets the page token key, the forced-offline budget
+//! and the cleanup's two periods, and leaves the rest at their defaults.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,13 +92,12 @@ impl Config {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let read = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let positive = |name: &str| read(name).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0);
-        let default = Config::default();
         let cleanup = CleanupSettings::default();
         Config {
             connects_per_minute: match read("CONNECTS_PER_MINUTE").map(|v| v.parse::<u32>()) {
                 Some(Ok(0)) => None,
                 Some(Ok(limit)) => Some(limit),
-                _ => default.connects_per_minute,
+                _ => Some(DEFAULT_CONNECTS_PER_MINUTE),
             },
             page_token_key: match read("PAGE_TOKEN_KEY") {
                 Some(secret) => Arc::new(PageTokenKey::new(secret.as_bytes())),
@@ -105,13 +105,13 @@ impl Config {
                     if var("AWS_LAMBDA_FUNCTION_NAME").is_some() {
                         tracing::warn!("PAGE_TOKEN_KEY is not set: page tokens hold only within this container");
                     }
-                    default.page_token_key
+                    Arc::new(PageTokenKey::random())
                 }
             },
             offline_budget: read("OFFLINE_TIME_BUDGET_SECONDS")
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s > 0.0)
-                .map_or(default.offline_budget, Duration::from_secs_f64),
+                .map_or(Duration::from_secs(DEFAULT_OFFLINE_SECONDS), Duration::from_secs_f64),
             cleanup: CleanupSettings {
                 stale_after_secs: positive("STALE_AFTER_SECONDS").unwrap_or(cleanup.stale_after_secs),
                 retention_days: positive("RETENTION_DAYS").unwrap_or(cleanup.retention_days),

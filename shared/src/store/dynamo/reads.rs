@@ -271,19 +271,26 @@ impl DynamoStore {
         Ok(tenants)
     }
 
+    /// Every online session of `user_id`, in whichever tenant (the `onlineByUser` index).
+    pub(super) async fn online_sessions_of_user_id(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        self.query_all(
+            self.query_sessions()
+                .index_name(index::ONLINE_BY_USER)
+                .key_condition_expression("#u = :u")
+                .expression_attribute_names("#u", attr::ONLINE_USER)
+                .expression_attribute_values(":u", n(user_id.get())),
+        )
+        .await?
+        .iter()
+        .map(session_from)
+        .collect()
+    }
+
     /// A user's online sessions in its tenant.
     pub(super) async fn online_sessions_of(&self, user: UserRef) -> Result<Vec<Session>, StoreError> {
-        let items = self
-            .query_all(
-                self.query_sessions()
-                    .index_name(index::ONLINE_BY_USER)
-                    .key_condition_expression("#u = :u")
-                    .expression_attribute_names("#u", attr::ONLINE_USER)
-                    .expression_attribute_values(":u", n(user.user_id.get())),
-            )
-            .await?;
-        let sessions = items.iter().map(session_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(sessions.into_iter().filter(|s| s.tenant_id == user.tenant_id).collect())
+        let mut sessions = self.online_sessions_of_user_id(user.user_id).await?;
+        sessions.retain(|s| s.tenant_id == user.tenant_id);
+        Ok(sessions)
     }
 
     /// Items of one cleanup index whose sort key is below `cutoff`, lowest first, across the

@@ -213,18 +213,7 @@ impl SessionStore for DynamoStore {
                 .await?;
             output.items().iter().map(session_from).collect::<Result<Vec<_>, _>>()
         };
-        let online = async {
-            let items = self
-                .query_all(
-                    self.query_sessions()
-                        .index_name(index::ONLINE_BY_USER)
-                        .key_condition_expression("#u = :u")
-                        .expression_attribute_names("#u", attr::ONLINE_USER)
-                        .expression_attribute_values(":u", n(user_id.get())),
-                )
-                .await?;
-            items.iter().map(session_from).collect::<Result<Vec<_>, _>>()
-        };
+        let online = self.online_sessions_of_user_id(user_id);
         let (newest, online) = futures::try_join!(newest, online)?;
         let by_id: BTreeMap<SessionId, Session> = online
             .into_iter()
