@@ -46,6 +46,10 @@ What it models (each switchable per table-name prefix, see POST /strict/config)
    (the page is cut and LastEvaluatedKey set from the last kept item).
 5. A trace (`--trace FILE`): one JSON line per distinct (principal, IAM action, table, index) seen,
    for checking IAM policies against what the code really calls.
+6. Latency (opt-in, `latencyMs`, 0 by default): each DynamoDB request waits this long in its own
+   thread before the proxy handles it, a network round trip that concurrent requests spend
+   together, as they would against AWS. For counting the round trips an operation takes in
+   sequence (the benches), not a model of DynamoDB's own latency.
 
 What it cannot model
 --------------------
@@ -62,7 +66,7 @@ Interface
 ---------
 python infra/scripts/strict_dynamodb.py --listen 127.0.0.1:PORT --upstream http://127.0.0.1:MOTOPORT
     [--seed 1] [--trace FILE] [--gsi-lag-ms 0] [--conflicts on|off] [--throttle on|off]
-    [--limits on|off] [--txn-hold-ms 0] [--wcu-per-key 1000] [--rcu-per-key 3000]
+    [--limits on|off] [--txn-hold-ms 0] [--wcu-per-key 1000] [--rcu-per-key 3000] [--latency-ms 0]
 prints `strict-dynamodb listening on http://HOST:PORT -> UPSTREAM` when ready (PORT 0 picks a free
 port and prints it). Requests without an `X-Amz-Target: DynamoDB_20120810.*` header (moto's
 /moto-api/reset, API Gateway Management API calls to /@connections/...) are forwarded untouched.
@@ -71,7 +75,7 @@ Control endpoints, never forwarded:
     POST /strict/stats/reset   zeroes them
     POST /strict/config        {"tablePrefix": "tabc", "gsiLagMs": 800, "conflicts": true,
                                "throttle": true, "limits": true, "txnHoldMs": 5,
-                               "wcuPerKey": 1000, "rcuPerKey": 3000}: settings for tables whose
+                               "wcuPerKey": 1000, "rcuPerKey": 3000, "latencyMs": 0}: settings for tables whose
                                name starts with tablePrefix (longest prefix wins; "" sets the
                                defaults). Keys left out follow the defaults. Answers {"ok": true}.
     GET  /strict/config        the defaults and every prefix's overrides
@@ -152,6 +156,7 @@ class Settings:
     txn_hold_ms: float = 0.0
     wcu_per_key: float = 1000.0
     rcu_per_key: float = 3000.0
+    latency_ms: float = 0.0
 
 
 # JSON name (POST /strict/config) -> Settings field.
@@ -163,6 +168,7 @@ CONFIG_FIELDS = {
     "txnHoldMs": "txn_hold_ms",
     "wcuPerKey": "wcu_per_key",
     "rcuPerKey": "rcu_per_key",
+    "latencyMs": "latency_ms",
 }
 BOOLEAN_FIELDS = {"conflicts", "throttle", "limits"}
 
@@ -1432,8 +1438,12 @@ class StrictProxy:
 
     def dynamodb(self, call, principal):
         self.stats.request(call.op)
-        for action, table, index in iam_actions(call.op, call.body):
+        actions = iam_actions(call.op, call.body)
+        for action, table, index in actions:
             self.trace.record(principal, action, table, index)
+        latency_ms = max((self.config.for_table(table).latency_ms for _, table, _ in actions), default=0.0)
+        if latency_ms > 0:
+            time.sleep(latency_ms / 1000.0)
         handler = self.handlers.get(call.op, self.forward)
         try:
             response = handler(call)
@@ -1983,6 +1993,7 @@ def parse_args(argv):
     parser.add_argument("--txn-hold-ms", type=float, default=0.0)
     parser.add_argument("--wcu-per-key", type=float, default=1000.0)
     parser.add_argument("--rcu-per-key", type=float, default=3000.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="wait before each DynamoDB request")
     return parser.parse_args(argv)
 
 
@@ -1997,6 +2008,7 @@ def main(argv=None):
         txn_hold_ms=args.txn_hold_ms,
         wcu_per_key=args.wcu_per_key,
         rcu_per_key=args.rcu_per_key,
+        latency_ms=args.latency_ms,
     )
     proxy = StrictProxy(Upstream(args.upstream), ModelConfig(defaults), random.Random(args.seed), Trace(args.trace))
     server = ProxyServer((host or "127.0.0.1", int(port)), ProxyHandler)

@@ -528,6 +528,28 @@ class StrictDynamoDBTest(unittest.TestCase):
         for field in ("transactionConflicts", "conflictExceptions", "throttled", "lagHidden"):
             self.assertEqual(stats[field], 0)
 
+    def test_latency_is_waited_concurrently(self):
+        table = self.new_table("latency", latencyMs=400)
+        self.put(table, "p", "s")  # 1 request: at least one wait
+        get = lambda: self.client.get_item(TableName=table, Key={"pk": s("p"), "sk": s("s")})  # noqa: E731
+        started = time.monotonic()
+        get()
+        one = time.monotonic() - started
+        self.assertGreaterEqual(one, 0.4)
+        started = time.monotonic()
+        threads = [threading.Thread(target=get) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        eight = time.monotonic() - started
+        self.assertGreaterEqual(eight, 0.4)
+        self.assertLess(eight, 0.4 * 4, "eight concurrent requests wait together, not one after another")
+        self.configure(table, latencyMs=0)
+        started = time.monotonic()
+        get()
+        self.assertLess(time.monotonic() - started, 0.4)
+
     def test_config_rejects_unknown_settings(self):
         with self.assertRaises(urllib.error.HTTPError) as caught:
             self.control("POST", "/strict/config", {"tablePrefix": "x", "lagMs": 5})

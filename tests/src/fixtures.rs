@@ -3,9 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use message_center::domain::access::{Permission, TokenHash, TokenRecord};
 use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
+use message_center::store::{MemoryStore, Opened, SessionStore, Store};
+
+use crate::StoreKind;
 
 /// 2026-11-28 10:00:00 UTC: the tests' "now".
 pub const NOW_SECS: i64 = 1_795_860_000;
@@ -60,4 +64,57 @@ pub fn token(token: &str, tenant: i64, user: i64, permissions: &[Permission], pl
         expires_at: None,
         revoked_at: None,
     }
+}
+
+/// How a batch of sessions reaches a store in [`store_holding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    /// One by one through [`SessionStore::open_session`], as a `$connect` records them.
+    Opened,
+    /// In bulk through the DynamoDB store's `import_sessions` (the demo data's and the
+    /// benchmarks' path); the memory store, which has no bulk path, opens them one by one.
+    Imported,
+}
+
+/// A fresh store of `kind` holding `batches`, written in order, each the way it names.
+pub async fn store_holding(kind: StoreKind, batches: &[(Seeding, &[Session])]) -> Arc<dyn Store> {
+    async fn open_each(store: &dyn SessionStore, sessions: &[Session]) {
+        for session in sessions {
+            let opened = store.open_session(session, None).await.unwrap();
+            assert_eq!(opened, Opened::Recorded, "session {} opened", session.id);
+        }
+    }
+    match kind {
+        StoreKind::Memory => {
+            let store = MemoryStore::new();
+            for (_, sessions) in batches {
+                open_each(&store, sessions).await;
+            }
+            Arc::new(store)
+        }
+        StoreKind::DynamoDb => {
+            let store = crate::dynamodb::fresh_store().await;
+            for (seeding, sessions) in batches {
+                match seeding {
+                    Seeding::Opened => open_each(&store, sessions).await,
+                    Seeding::Imported if sessions.is_empty() => {}
+                    Seeding::Imported => store
+                        .import_sessions(sessions)
+                        .await
+                        .expect("the sessions are imported"),
+                }
+            }
+            Arc::new(store)
+        }
+    }
+}
+
+/// `text` as a query string value: every byte but the unreserved characters percent-encoded.
+pub fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

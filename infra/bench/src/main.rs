@@ -6,34 +6,41 @@
 //! - `cleanup-cost [sessions] [stale]`: one cleanup run over `sessions` sessions in one tenant
 //!   (default 10,000) of which `stale` (default 100) are stale: DynamoDB calls, items read and
 //!   written, and the run's time.
-//! - `list-cost [sessions ...]`: for a tenant of each size (default 1,000 and 10,000), the cost of
-//!   each kind of listing call and of the detail: calls, items read, latency p50/p99.
-//! - `off-cost [users]`: two tenants of `users` users (default 10,000), each user with one online
+//! - `list-cost [--server moto|dynalite] [--no-scans] [sessions ...]`: for a tenant of each size
+//!   (default 1,000 and 100,000; loaded in bulk, [`bulk`]), the cost of each kind of listing call
+//!   and of the detail: calls, items read, latency p50/p99; refusals past the read budget with what
+//!   they read ([`list_cost`]; the servers: [`servers`]).
+//! - `off-cost [users] [--round-trips]`: three tenants of `users` users (default 10,000), each user with one online
 //!   session and one token; forced offline, through the handler, of 1 user, of 100 users, of every
-//!   user by id (`USER`), and of the other tenant (`TENANT`): calls, items read and written, time.
+//!   user by id (`USER`), and of another tenant (`TENANT`): calls, items read and written, time;
+//!   and the round trips of latency each step of a forced offline of 100 ids takes ([`off_cost`]).
 //! - `lambda-cost [binaries] [invocations]`: each release function binary (default
 //!   `target/release`) run as Lambda runs it, under [`runtime_api`], on demo data in moto: size;
 //!   over 10 new processes, the median init time (exec to its first request for work) and cold
 //!   start (exec to its first response), also for an event answered without DynamoDB; warm latency
 //!   p50/p99 over `invocations` (default 50); peak resident memory after them.
+//! - `heartbeat-under-load [sessions]`: the local API in process on the memory store with
+//!   `sessions` sessions in one tenant (default 100,000): WebSocket heartbeat p50/p99/max without
+//!   and during 20 concurrent clients running the heaviest listings the read budget allows, and
+//!   listings completed per second ([`heartbeat`]).
 
+mod bulk;
+mod heartbeat;
+mod list_cost;
+mod off_cost;
 mod runtime_api;
+mod servers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use message_center::domain::access::{Permission, TenantScope};
-use message_center::domain::{OfflineReason, Position, Session, SessionQuery, TenantId, UserId};
+use message_center::domain::Session;
 use message_center::gateway::NoConnections;
-use message_center::http::query::{parse_session_query, ListMode};
-use message_center::http::{handle, Endpoint, BASE_PATH};
 use message_center::service::cleanup::CleanupSettings;
 use message_center::service::App;
 use message_center::store::{DynamoStore, Store};
-use message_center::store::{SessionStore, TokenStore};
 use message_center_tests::dynamodb::fresh_store;
-use message_center_tests::fixtures::{at, ended, online, token};
+use message_center_tests::fixtures::{at, online};
 use message_center_tests::run_cleanup;
 
 #[tokio::main]
@@ -42,22 +49,18 @@ async fn main() {
     let number = |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     match args.first().map(String::as_str) {
         Some("cleanup-cost") => cleanup_cost(number(1, 10_000), number(2, 100)).await,
-        Some("list-cost") => {
-            let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
-            let sizes = if sizes.is_empty() { vec![1_000, 10_000] } else { sizes };
-            for size in sizes {
-                list_cost(size).await;
-            }
-        }
-        Some("off-cost") => off_cost(number(1, 10_000)).await,
+        Some("list-cost") => list_cost::list_cost(&args[1..]).await,
+        Some("off-cost") => off_cost::off_cost(number(1, 10_000), args.iter().any(|a| a == "--round-trips")).await,
         Some("lambda-cost") => {
             let binaries = args.get(1).cloned().unwrap_or_else(|| "target/release".into());
             lambda_cost(&binaries, number(2, 50)).await
         }
+        Some("heartbeat-under-load") => heartbeat::heartbeat_under_load(number(1, 100_000)).await,
         _ => {
             eprintln!(
-                "usage: bench cleanup-cost [sessions] [stale] | list-cost [sessions ...] | off-cost [users] \
-                 | lambda-cost [binaries] [invocations]"
+                "usage: bench cleanup-cost [sessions] [stale] | list-cost [--server moto|dynalite] [--no-scans] \
+                 [sessions ...] | off-cost [users] [--round-trips] \
+                 | lambda-cost [binaries] [invocations] | heartbeat-under-load [sessions]"
             );
             std::process::exit(2);
         }
@@ -109,207 +112,6 @@ async fn cleanup_cost(total: usize, stale: usize) {
         "calls": cost.calls, "itemsRead": cost.items_read, "itemsWritten": cost.items_written,
         "durationMs": report.duration_ms})
     );
-}
-
-/// One tenant of `total` sessions over the last `total` minutes (a third online), 500 users.
-fn tenant_of(total: usize) -> Vec<Session> {
-    let names = [
-        "Ada Lovelace",
-        "Grace Hopper",
-        "Alan Turing",
-        "Edsger Dijkstra",
-        "Barbara Liskov",
-    ];
-    (0..total)
-        .map(|n| {
-            let user = 10_000 + (n % 500) as i64;
-            let name = names[n % names.len()];
-            // Distinct milliseconds, newest last.
-            let started = at(-(total as i64) * 60).plus_secs(n as i64 * 60);
-            if n % 3 == 0 {
-                online(1, user, name, started)
-            } else {
-                ended(1, user, name, started, 30, OfflineReason::Disconnected)
-            }
-        })
-        .collect()
-}
-
-async fn list_cost(total: usize) {
-    let store = fresh_store().await;
-    seed(&store, &tenant_of(total)).await;
-    let scope = TenantScope::Tenant(TenantId(1));
-    let query = |text: &str| parse_session_query(text, ListMode::List).expect("a valid query");
-    // The position after page 9 of the default listing, as a page token would carry it.
-    let page_9 = store.list_sessions(scope, &query("pageNo=9")).await.unwrap();
-    let after_page_9 = Position::of(page_9.sessions.last().unwrap(), query("").order_by);
-    let cursor_page = SessionQuery {
-        after: Some(after_page_9),
-        ..query("")
-    };
-    // Listings the key order serves, then those that read the whole tenant (last: against moto
-    // they take minutes at 100,000 sessions).
-    let listings: Vec<(&str, SessionQuery, bool)> = vec![
-        ("default list, page 1 of 10", query(""), false),
-        ("default list, page 10 of 10", query("pageNo=10"), false),
-        ("page 10 by pageToken", cursor_page, false),
-        ("online=true, page 1", query("online=true"), false),
-        ("online=false, page 1", query("online=false"), false),
-        (
-            "onlineDate in the last hour, page 1",
-            query(&format!(
-                "filters[0].key=onlineDate&filters[0].op=GREATER_THAN_EQUAL&filters[0].value={}",
-                at(-3600).to_string().replace(' ', "%20")
-            )),
-            false,
-        ),
-        ("orderBy=fullName, page 1", query("orderBy=fullName"), true),
-        ("userId=10007, page 1", query("userId=10007"), true),
-        (
-            "search fullName=ada, page 1",
-            parse_session_query("fullName=ada", ListMode::Search).unwrap(),
-            true,
-        ),
-    ];
-    // Fewer runs of a large tenant: moto sorts the whole partition on every query.
-    let runs = |reads_tenant: bool| match (total > 20_000, reads_tenant) {
-        (false, _) => 20,
-        (true, false) => 3,
-        (true, true) => 1,
-    };
-    measure(&store, total, "detail of one user", runs(false), || async {
-        store.user_sessions(scope, UserId(10_007), 50).await.map(|_| ())
-    })
-    .await;
-    for (name, listing, reads_tenant) in &listings {
-        measure(&store, total, name, runs(*reads_tenant), || async {
-            store.list_sessions(scope, listing).await.map(|_| ())
-        })
-        .await;
-    }
-}
-
-/// Runs `call` `runs` times and prints its DynamoDB cost (per call) and latency.
-async fn measure<F, Fut>(store: &DynamoStore, total: usize, name: &str, runs: u64, call: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), message_center::domain::error::StoreError>>,
-{
-    let before = store.usage();
-    let mut latencies = Vec::new();
-    for _ in 0..runs {
-        let started = Instant::now();
-        call().await.expect("the call succeeds");
-        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    let cost = store.usage() - before;
-    latencies.sort_by(f64::total_cmp);
-    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
-    println!(
-        "{}",
-        serde_json::json!({"figure": "call-cost", "sessions": total, "call": name,
-        "calls": cost.calls / runs, "itemsRead": cost.items_read / runs,
-        "p50Ms": (percentile(0.5) * 10.0).round() / 10.0, "p99Ms": (percentile(0.99) * 10.0).round() / 10.0})
-    );
-}
-
-/// Two tenants of `users` users each, every user with one online session and one token; each
-/// forced-offline case runs through the handler on its own users.
-async fn off_cost(users: usize) {
-    let store = fresh_store().await;
-    let first_user = |tenant: i64| tenant * 1_000_000;
-    for tenant in [1, 2] {
-        let sessions: Vec<Session> = (0..users)
-            .map(|n| {
-                online(
-                    tenant,
-                    first_user(tenant) + n as i64,
-                    "Bench",
-                    at(-600).plus_secs(n as i64 % 600),
-                )
-            })
-            .collect();
-        seed(&store, &sessions).await;
-        let started = Instant::now();
-        let admin = token(
-            &format!("bench-admin-{tenant}"),
-            tenant,
-            1,
-            &[Permission::Offline],
-            false,
-        );
-        store.put_token(&admin).await.unwrap();
-        futures::stream::iter(0..users)
-            .for_each_concurrent(16, |n| {
-                let store = &store;
-                async move {
-                    let user = first_user(tenant) + n as i64;
-                    let record = token(&format!("bench-{user}"), tenant, user, &[], false);
-                    store.put_token(&record).await.expect("the token is stored");
-                }
-            })
-            .await;
-        eprintln!("stored {users} tokens in {:.1} s", started.elapsed().as_secs_f64());
-    }
-
-    let app = App {
-        store: Arc::new(store.clone()),
-        gateway: Arc::new(NoConnections),
-        config: Default::default(),
-    };
-    let ids = |from: usize, count: usize| {
-        (from..from + count)
-            .map(|n| first_user(1) + n as i64)
-            .collect::<Vec<_>>()
-    };
-    let cases = [
-        (
-            "off 1 user (USER)",
-            1,
-            serde_json::json!({"receiveObjectType": "USER", "receiveObjectIds": ids(0, 1)}),
-        ),
-        (
-            "off 100 users (USER)",
-            1,
-            serde_json::json!({"receiveObjectType": "USER", "receiveObjectIds": ids(1, 100)}),
-        ),
-        (
-            "off every user of the tenant by id (USER)",
-            1,
-            serde_json::json!({"receiveObjectType": "USER", "receiveObjectIds": ids(0, users)}),
-        ),
-        (
-            "off the whole tenant (TENANT)",
-            2,
-            serde_json::json!({"receiveObjectType": "TENANT", "receiveObjectIds": [2]}),
-        ),
-    ];
-    for (name, tenant, body) in cases {
-        let request = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri(format!("{BASE_PATH}/off"))
-            .header("Authorization", format!("Bearer bench-admin-{tenant}"))
-            .header("Content-Type", "application/json")
-            .body(lambda_http::Body::from(body.to_string()))
-            .expect("a request");
-        let before = store.usage();
-        let started = Instant::now();
-        let response = handle(&app, Endpoint::Offline, request).await;
-        let elapsed = started.elapsed();
-        let cost = store.usage() - before;
-        let answer: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("JSON");
-        assert_eq!(response.status(), 200, "{answer}");
-        let mut data = answer["data"].clone();
-        if let Some(skipped) = data.get_mut("skippedIds") {
-            *skipped = serde_json::json!(skipped.as_array().map_or(0, Vec::len));
-        }
-        println!(
-            "{}",
-            serde_json::json!({"figure": "off-cost", "tenantUsers": users, "call": name,
-            "data": data, "calls": cost.calls, "itemsRead": cost.items_read,
-            "itemsWritten": cost.items_written, "ms": elapsed.as_millis() as u64})
-        );
-    }
 }
 
 /// Each function, the fixture it is timed with (`events/<fixture>.json`), and whether the same

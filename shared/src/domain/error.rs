@@ -162,6 +162,10 @@ pub enum StoreError {
     /// Anything else: the detail goes to the log.
     #[error("store failure: {0}")]
     Failure(String),
+    /// A listing would read more sessions than its budget ([`crate::domain::ReadBudget`]),
+    /// this many; the listing use case says what to narrow.
+    #[error("listing over its read budget of {0} sessions")]
+    ReadBudget(usize),
 }
 
 impl From<StoreError> for ApiError {
@@ -175,6 +179,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%detail, "store failure");
                 ApiError::internal()
             }
+            StoreError::ReadBudget(budget) => ApiError::invalid(
+                "filters",
+                format!("This listing would read more than {budget} sessions; narrow its filters."),
+            ),
         }
     }
 }

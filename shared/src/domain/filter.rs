@@ -253,19 +253,103 @@ pub struct Filter {
 impl Filter {
     /// Whether `session` passes. A null field matches only `IS_NULL` and the negative operators
     /// (`NOT_EQUAL`, `NOT_IN`, `NOT_MATCH`, `NOT_MATCH_END`), each being "not" its positive twin.
+    /// To test many sessions against several filters, [`Matcher`] folds each value only once.
     pub fn matches(&self, session: &Session) -> bool {
-        let field = self.key.value_of(session);
-        match self.op {
-            FilterOp::IsNull => field.is_none(),
-            FilterOp::IsNotNull => field.is_some(),
-            FilterOp::NotEqual => !self.positive(field, FilterOp::Equal),
-            FilterOp::NotIn => !self.positive(field, FilterOp::In),
-            FilterOp::NotMatch => !self.positive(field, FilterOp::Match),
-            FilterOp::NotMatchEnd => !self.positive(field, FilterOp::MatchEnd),
-            op => self.positive(field, op),
-        }
+        Matcher::new(std::slice::from_ref(self)).matches(session)
     }
 
+    /// Whether this is a pattern filter (`MATCH` and its kin), whose values compare folded.
+    fn is_pattern(&self) -> bool {
+        matches!(
+            self.op,
+            FilterOp::Match | FilterOp::MatchEnd | FilterOp::NotMatch | FilterOp::NotMatchEnd
+        )
+    }
+}
+
+/// Case folding for the pattern operators, the one definition both stores and the name index use.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// A list of filters made ready to test many sessions: each pattern value folded once, when the
+/// matcher is made, and each session's string fields folded at most once, however many filters
+/// read them.
+pub struct Matcher<'q> {
+    filters: &'q [Filter],
+    /// Per filter, its first value folded (pattern filters only).
+    patterns: Vec<Option<String>>,
+}
+
+impl<'q> Matcher<'q> {
+    pub fn new(filters: &'q [Filter]) -> Self {
+        let patterns = filters
+            .iter()
+            .map(|filter| match filter.values.first() {
+                Some(FilterValue::String(pattern)) if filter.is_pattern() => Some(fold(pattern)),
+                _ => None,
+            })
+            .collect();
+        Matcher { filters, patterns }
+    }
+
+    /// Whether `session` passes every filter.
+    pub fn matches(&self, session: &Session) -> bool {
+        let mut row = FoldedRow::default();
+        self.filters
+            .iter()
+            .zip(&self.patterns)
+            .all(|(filter, pattern)| Self::passes(filter, pattern.as_deref(), session, &mut row))
+    }
+
+    fn passes(filter: &Filter, pattern: Option<&str>, session: &Session, row: &mut FoldedRow) -> bool {
+        let field = filter.key.value_of(session);
+        let mut positive = |op| match (op, pattern) {
+            (FilterOp::Match | FilterOp::MatchEnd, Some(pattern)) => match field {
+                Some(FieldValue::Str(text)) => {
+                    let text = row.folded(filter.key, text);
+                    if op == FilterOp::Match {
+                        text.contains(pattern)
+                    } else {
+                        text.starts_with(pattern)
+                    }
+                }
+                _ => false,
+            },
+            _ => filter.positive(field, op),
+        };
+        match filter.op {
+            FilterOp::IsNull => field.is_none(),
+            FilterOp::IsNotNull => field.is_some(),
+            FilterOp::NotEqual => !positive(FilterOp::Equal),
+            FilterOp::NotIn => !positive(FilterOp::In),
+            FilterOp::NotMatch => !positive(FilterOp::Match),
+            FilterOp::NotMatchEnd => !positive(FilterOp::MatchEnd),
+            op => positive(op),
+        }
+    }
+}
+
+/// A session's string fields, folded on first use.
+#[derive(Default)]
+struct FoldedRow {
+    fields: [Option<String>; 4],
+}
+
+impl FoldedRow {
+    fn folded(&mut self, key: FilterKey, text: &str) -> &str {
+        let slot = match key {
+            FilterKey::FullName => 0,
+            FilterKey::UserAgent => 1,
+            FilterKey::DeviceId => 2,
+            _ => 3,
+        };
+        self.fields[slot].get_or_insert_with(|| fold(text))
+    }
+}
+
+impl Filter {
+    /// The positive operators other than the patterns (which [`Matcher`] answers folded).
     fn positive(&self, field: Option<FieldValue<'_>>, op: FilterOp) -> bool {
         let Some(field) = field else { return false };
         let Some(first) = self.values.first() else {
@@ -281,17 +365,6 @@ impl Filter {
             FilterOp::LessThan => ordering() == Some(Ordering::Less),
             FilterOp::LessThanEqual => matches!(ordering(), Some(Ordering::Less | Ordering::Equal)),
             FilterOp::In => self.values.iter().any(|v| field.compare(v) == Some(Ordering::Equal)),
-            FilterOp::Match | FilterOp::MatchEnd => match (field, first) {
-                (FieldValue::Str(text), FilterValue::String(pattern)) => {
-                    let (text, pattern) = (text.to_lowercase(), pattern.to_lowercase());
-                    if op == FilterOp::Match {
-                        text.contains(&pattern)
-                    } else {
-                        text.starts_with(&pattern)
-                    }
-                }
-                _ => false,
-            },
             _ => false,
         }
     }

@@ -1,6 +1,9 @@
 //! A typed session listing (filters, order, page, view) and the one function that applies it to
 //! a set of candidate sessions, so both stores answer a listing identically.
 
+use std::cmp::Ordering;
+
+use super::filter::{fold, Matcher};
 use super::order::{compare, Position};
 use super::{Filter, InfoScope, OrderBy, OrderSort, Paging, Session, TenantId};
 
@@ -20,11 +23,19 @@ pub struct SessionQuery {
     pub page_token: Option<String>,
     /// Start after this position instead of at the page's offset (a page token's cursor).
     pub after: Option<Position>,
+    /// How many sessions the store may read to answer (the service sets it).
+    pub read_budget: ReadBudget,
 }
 
 impl SessionQuery {
+    /// Whether `session` passes every filter. To test many sessions, [`SessionQuery::matcher`].
     pub fn matches(&self, session: &Session) -> bool {
-        self.filters.iter().all(|f| f.matches(session))
+        self.matcher().matches(session)
+    }
+
+    /// The filters, ready to test many sessions.
+    pub fn matcher(&self) -> Matcher<'_> {
+        Matcher::new(&self.filters)
     }
 
     /// Whether `session` lies past the cursor, when there is one.
@@ -49,6 +60,21 @@ impl SessionQuery {
     }
 }
 
+/// Sessions one listing may read at most, unless the query says otherwise: some 40 MB of items,
+/// a few seconds of DynamoDB queries, well inside a function's memory and timeout.
+pub const DEFAULT_READ_BUDGET: usize = 100_000;
+
+/// How many sessions a listing may read ([`SessionQuery::read_budget`]); a listing that would
+/// read more is refused ([`StoreError::ReadBudget`]) rather than run for its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadBudget(pub usize);
+
+impl Default for ReadBudget {
+    fn default() -> Self {
+        ReadBudget(DEFAULT_READ_BUDGET)
+    }
+}
+
 /// One page of a listing and the count of every match.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionPage {
@@ -59,35 +85,118 @@ pub struct SessionPage {
     pub more: bool,
 }
 
-/// Filters `candidates`, sorts the matches and cuts the requested page. Keeps only what the page
-/// needs in order (a bounded selection, not a full sort), so a deep page of a large tenant costs
-/// memory for one page-end of sessions, not the whole tenant.
+/// Filters `candidates`, sorts the matches and cuts the requested page (see [`PageSelector`]).
 pub fn select_page(candidates: impl IntoIterator<Item = Session>, query: &SessionQuery) -> SessionPage {
-    let order = |a: &Session, b: &Session| compare(a, b, query.order_by, query.order_sort);
-    let end = query.end();
-    let mut total = 0u64;
-    let mut past_cursor = 0usize;
-    let mut kept: Vec<Session> = Vec::new();
-    for session in candidates.into_iter().filter(|s| query.matches(s)) {
-        total += 1;
-        if !query.is_after_cursor(&session) {
-            continue;
-        }
-        past_cursor += 1;
-        kept.push(session);
-        // Once twice the page end is held, drop everything past the page end.
-        if kept.len() >= end.saturating_mul(2).max(64) {
-            kept.sort_unstable_by(order);
-            kept.truncate(end);
+    let mut selector = PageSelector::new(query);
+    candidates.into_iter().for_each(|session| selector.offer(session));
+    selector.finish()
+}
+
+/// Builds one page of a listing from candidates offered one at a time, in any order: counts the
+/// matches and keeps only what the page needs in order (a bounded selection, not a full sort), so
+/// a deep page of a large tenant costs memory for one page-end of sessions, not the whole tenant,
+/// and a store can offer each page of a query as it arrives.
+pub struct PageSelector<'q> {
+    query: &'q SessionQuery,
+    matcher: Matcher<'q>,
+    end: usize,
+    total: u64,
+    past_cursor: usize,
+    kept: Vec<Kept>,
+}
+
+/// A session kept for the page, with its name folded once when the page is sorted by name (the
+/// sort compares it many times).
+struct Kept {
+    folded_name: Option<String>,
+    session: Session,
+}
+
+impl Kept {
+    fn new(session: Session, by: OrderBy) -> Self {
+        Kept {
+            folded_name: (by == OrderBy::FullName).then(|| fold(&session.full_name)),
+            session,
         }
     }
-    kept.sort_unstable_by(order);
-    kept.truncate(end);
-    let sessions = kept.into_iter().skip(query.skip()).collect();
-    SessionPage {
-        total,
-        sessions,
-        more: past_cursor > end,
+
+    /// [`compare`], with the folded names compared as they are.
+    fn compare(&self, other: &Kept, by: OrderBy, sort: OrderSort) -> Ordering {
+        match (&self.folded_name, &other.folded_name) {
+            (Some(a), Some(b)) => {
+                let ascending = a
+                    .cmp(b)
+                    .then_with(|| self.session.full_name.cmp(&other.session.full_name))
+                    .then_with(|| self.session.id.cmp(&other.session.id));
+                match sort {
+                    OrderSort::Asc => ascending,
+                    OrderSort::Desc => ascending.reverse(),
+                }
+            }
+            _ => compare(&self.session, &other.session, by, sort),
+        }
+    }
+}
+
+impl<'q> PageSelector<'q> {
+    pub fn new(query: &'q SessionQuery) -> Self {
+        PageSelector {
+            query,
+            matcher: query.matcher(),
+            end: query.end(),
+            total: 0,
+            past_cursor: 0,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Counts `session` if it matches, and keeps it if it may be on the page.
+    pub fn offer(&mut self, session: Session) {
+        if !self.matcher.matches(&session) {
+            return;
+        }
+        self.total += 1;
+        if !self.query.is_after_cursor(&session) {
+            return;
+        }
+        self.past_cursor += 1;
+        self.kept.push(Kept::new(session, self.query.order_by));
+        // Once twice the page end is held, drop everything past the page end.
+        if self.kept.len() >= self.end.saturating_mul(2).max(64) {
+            self.cut();
+        }
+    }
+
+    /// Takes in what `other` (the same query, other candidates) has selected.
+    pub fn merge(&mut self, other: PageSelector<'q>) {
+        self.total += other.total;
+        self.past_cursor += other.past_cursor;
+        self.kept.extend(other.kept);
+        if self.kept.len() >= self.end.saturating_mul(2).max(64) {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        let (by, sort) = (self.query.order_by, self.query.order_sort);
+        self.kept.sort_unstable_by(|a, b| a.compare(b, by, sort));
+        self.kept.truncate(self.end);
+    }
+
+    /// The page, and the count of every match offered.
+    pub fn finish(mut self) -> SessionPage {
+        self.cut();
+        let sessions = self
+            .kept
+            .into_iter()
+            .skip(self.query.skip())
+            .map(|kept| kept.session)
+            .collect();
+        SessionPage {
+            total: self.total,
+            sessions,
+            more: self.past_cursor > self.end,
+        }
     }
 }
 

@@ -17,10 +17,10 @@ pub mod time;
 
 pub use access::{Caller, Permission, TenantScope, TokenHash, TokenRecord};
 pub use error::{ApiError, ErrorKind, StoreError};
-pub use filter::{Filter, FilterKey, FilterOp, FilterValue, ValueType};
+pub use filter::{fold, Filter, FilterKey, FilterOp, FilterValue, Matcher, ValueType};
 pub use ids::{SessionId, TenantId, UserId};
-pub use listing::{select_page, SessionPage, SessionQuery};
+pub use listing::{select_page, PageSelector, ReadBudget, SessionPage, SessionQuery};
 pub use order::{OrderBy, OrderSort, Paging, Position, SortKey};
-pub use plan::{key_range, Counter, KeyRange};
+pub use plan::{key_range, plan, Counter, KeyRange, ListingPlan, ReadMeter};
 pub use session::{InfoScope, OfflineReason, Presence, Session, SessionView};
 pub use time::Timestamp;

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use super::filter::fold;
 use super::{FilterKey, Session, SessionId, Timestamp};
 
 /// A field a list may be sorted on.
@@ -110,9 +111,10 @@ impl PartialOrd for Name {
     }
 }
 
-/// Names sort without regard to case first, then exactly, so the order is total.
+/// Names sort without regard to case first (folded as [`fold`] folds), then exactly, so the
+/// order is total.
 fn name_order(a: &str, b: &str) -> Ordering {
-    a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
+    fold(a).cmp(&fold(b)).then_with(|| a.cmp(b))
 }
 
 /// Where a session stands in a list: its sort key, then its id.

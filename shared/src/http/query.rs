@@ -204,6 +204,7 @@ pub fn parse_session_query(raw_query: &str, mode: ListMode) -> Result<SessionQue
         tenant_id,
         page_token,
         after: None,
+        read_budget: Default::default(),
     })
 }
 

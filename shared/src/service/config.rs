@@ -10,6 +10,7 @@
 //! | `STALE_AFTER_SECONDS` | 600 | a session with no heartbeat for this long is stale |
 //! | `RETENTION_DAYS` | 30 | ended sessions are kept this many days |
 //! | `CLEANUP_BATCH` | 100 (at most 1000) | items the cleanup reads and writes per step |
+//! | `LIST_READ_BUDGET` | 100000 | sessions one list or search may read before it is refused with a 400 that says what to narrow |
 //!
 //! An unset, empty or unreadable value keeps its default (a deployment with a typo still serves,
 //! with the contract's behaviour); the template sets the page token key, the forced-offline budget
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::page_token::PageTokenKey;
+use crate::domain::ReadBudget;
 
 /// Sessions one user may open a minute, unless `CONNECTS_PER_MINUTE` says otherwise.
 pub const DEFAULT_CONNECTS_PER_MINUTE: u32 = 30;
@@ -35,6 +37,8 @@ pub struct Config {
     pub page_token_key: Arc<PageTokenKey>,
     /// How long a forced offline starts new batches before it answers with what it did.
     pub offline_budget: Duration,
+    /// Sessions one listing may read.
+    pub list_read_budget: ReadBudget,
     pub cleanup: CleanupSettings,
 }
 
@@ -65,6 +69,7 @@ impl Default for Config {
             connects_per_minute: Some(DEFAULT_CONNECTS_PER_MINUTE),
             page_token_key: Arc::new(PageTokenKey::random()),
             offline_budget: Duration::from_secs(DEFAULT_OFFLINE_SECONDS),
+            list_read_budget: ReadBudget::default(),
             cleanup: CleanupSettings::default(),
         }
     }
@@ -76,6 +81,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("connects_per_minute", &self.connects_per_minute)
             .field("offline_budget", &self.offline_budget)
+            .field("list_read_budget", &self.list_read_budget)
             .field("cleanup", &self.cleanup)
             .finish_non_exhaustive()
     }
@@ -112,6 +118,7 @@ impl Config {
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .map_or(Duration::from_secs(DEFAULT_OFFLINE_SECONDS), Duration::from_secs_f64),
+            list_read_budget: positive("LIST_READ_BUDGET").map_or_else(ReadBudget::default, |b| ReadBudget(b as usize)),
             cleanup: CleanupSettings {
                 stale_after_secs: positive("STALE_AFTER_SECONDS").unwrap_or(cleanup.stale_after_secs),
                 retention_days: positive("RETENTION_DAYS").unwrap_or(cleanup.retention_days),
@@ -159,7 +166,9 @@ mod tests {
             ("STALE_AFTER_SECONDS", "60"),
             ("RETENTION_DAYS", "1"),
             ("CLEANUP_BATCH", "5000"),
+            ("LIST_READ_BUDGET", "500"),
         ]);
+        assert_eq!(config.list_read_budget, ReadBudget(500));
         assert_eq!(config.connects_per_minute, None, "0 turns the limit off");
         assert_eq!(config.offline_budget, Duration::from_millis(2500));
         assert_eq!(

@@ -1,11 +1,14 @@
 //! List and search: one use case, two modes (search matches string `EQUAL` as a substring, which
 //! the query parser has already written into the filters). Pages are reached by `pageNo`, or by
-//! the page token a previous page gave, which turns any page into a read of one page.
+//! the page token a previous page gave, which turns any page into a read of one page. A listing
+//! that would read more than the configured budget of sessions is refused with a 400 that names
+//! what to narrow (a `pageNo` too deep for its key order: follow the page token instead).
 
 use super::App;
 use crate::domain::access::{Caller, Permission};
 use crate::domain::page_token;
-use crate::domain::{ApiError, InfoScope, Position, Session, SessionQuery};
+use crate::domain::plan::over_budget;
+use crate::domain::{ApiError, InfoScope, Position, Session, SessionQuery, StoreError};
 
 /// One page of a listing, as the caller may see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +30,11 @@ pub async fn list(app: &App, caller: &Caller, mut query: SessionQuery) -> Result
     if let Some(token) = &query.page_token {
         query.after = Some(page_token::decode(key, &query, scope, token)?);
     }
-    let page = app.store.list_sessions(scope, &query).await?;
+    query.read_budget = app.config.list_read_budget;
+    let page = match app.store.list_sessions(scope, &query).await {
+        Err(StoreError::ReadBudget(_)) => return Err(over_budget(&query)),
+        page => page?,
+    };
     let next_page_token = match page.sessions.last() {
         Some(last) if page.more => Some(page_token::encode(
             key,

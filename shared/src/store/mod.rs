@@ -18,6 +18,8 @@
 //! | connection | `C#<connectionId>` | `C` | → tenant and session; without them, a tombstone (closed before opened); TTL `ttl` a day on |
 //! | tenant counter shard | `COUNT#<0..32>` | `T#<tenantId>` | `sessions`, `online`: changed in the same transaction as the session, on a shard drawn at random (again on each retry); a tenant's counts are the sum of its shards |
 //! | connect rate | `R#<tenantId>#<userId>` | `<epoch minute>` | `n`: sessions the user opened in that minute; TTL `ttl` two minutes on |
+//! | name gram ([`dynamo`]'s `names`) | `G#<tenantId>#<gram>` | `<userId>#<name hash>` | `nameUser`, `fullName`: a user of the tenant had a name holding this 3-character gram (folded) |
+//! | name seen | `N#<tenantId>#<userId>` | `<name hash>` | the name's grams are written |
 //!
 //! | GSI | pk | sk | holds |
 //! |---|---|---|---|
@@ -44,7 +46,11 @@
 //! | every tenant (platform caller) | Query each `pk = COUNT#<shard>` for the tenants, then each tenant | per tenant, as above |
 //! | `total` of a listing with no filter but `online` | the counter shards (BatchGetItem, one tenant; or the platform's query above) | 32 items per tenant |
 //! | `total` with `id`/`onlineDate` bounds | Query `Select=COUNT` over the id range | the range's keys, no items returned |
-//! | a listing the key order cannot serve (`orderBy` `fullName`/`userId`/`offlineDate`, filters on other fields) | Query of the whole id range (or the online index), filtered and sorted in memory | the range |
+//! | `userId` `EQUAL`/`IN` (any order, any other filters) | Query `byUser` per user, concurrently, kept in scope, filtered and sorted in memory | the users' sessions |
+//! | search: `fullName` `MATCH`/`MATCH_END`/`EQUAL` of 3+ characters | Query `G#<t>#<first gram>` (per tenant), keep the users whose name holds the needle, then as `userId` | the gram's users, then their sessions |
+//! | anything else the key order cannot serve (`orderBy` `fullName`/`userId`/`offlineDate`, other filters, a 1–2 character search) | Query of the id range (or the online index), a page at a time, filtered into a bounded page | the range, refused past the read budget |
+//! | a `pageNo` whose page ends past the read budget, in key order | the counters: an empty page when it lies past the end; else refused (400: use `pageToken`) | 32 items |
+//! | open a session: is its name indexed? | GetItem `N#<t>#<u>` / name hash, beside the transaction; when not, BatchWriteItem of its grams, then that item | 1 item (a new name: its grams + 1) |
 //! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
 //! | heartbeat: is the session's token still live? | GetItem `tokenHash` (the session item keeps the hash it was opened with) | 1 item |
@@ -59,7 +65,10 @@
 //! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
 //!
 //! Which listings take which row is decided by [`crate::domain::plan`]; a page token (a cursor)
-//! turns any key-ordered page into a read of one page, whatever its number.
+//! turns any key-ordered page into a read of one page, whatever its number. Every listing counts
+//! the sessions it reads against [`crate::domain::ReadBudget`] (`LIST_READ_BUDGET`, 100,000 by
+//! default) and is refused past it with a 400 that says what to narrow, so no request's work grows
+//! with the tenant beyond that bound.
 //!
 //! # Faults
 //!

@@ -8,6 +8,8 @@
 mod calls;
 mod cleanup;
 mod codec;
+mod listing;
+mod names;
 mod offline;
 mod reads;
 mod seed;
@@ -16,6 +18,8 @@ mod tokens;
 mod writes;
 
 pub mod schema;
+
+pub use seed::seed_items;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -32,6 +36,9 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Requests one operation keeps in flight at once (per-user queries of a forced offline).
 const CONCURRENCY: usize = 16;
+/// Per-user lookups one operation keeps in flight at once: a listing's `userId IN` (at most 100
+/// values) or a forced offline's users, each in about one round trip of latency.
+const USER_CONCURRENCY: usize = 100;
 /// Items one listing query asks for at most.
 const QUERY_PAGE_ITEMS: usize = 1000;
 /// Shards of the sparse cleanup indexes, so no index partition takes every write.

@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::codec::{n, token_from};
 use super::schema::{attr, index};
-use super::{DynamoStore, CONCURRENCY};
+use super::{DynamoStore, USER_CONCURRENCY};
 use crate::domain::access::TenantScope;
 use crate::domain::error::StoreError;
 use crate::domain::{KeyRange, Session, TenantId, Timestamp, UserId};
@@ -19,7 +19,7 @@ impl OfflineStore for DynamoStore {
     async fn find_users(&self, scope: TenantScope, user_ids: &[UserId]) -> Result<Vec<UserRef>, StoreError> {
         let found: Vec<BTreeSet<TenantId>> = futures::stream::iter(user_ids.iter().copied())
             .map(|user_id| self.user_tenants(user_id, scope))
-            .buffered(CONCURRENCY)
+            .buffered(USER_CONCURRENCY)
             .try_collect()
             .await?;
         Ok(user_ids
@@ -39,7 +39,7 @@ impl OfflineStore for DynamoStore {
     async fn revoke_user_tokens(&self, users: &[UserRef], at: Timestamp) -> Result<u64, StoreError> {
         let counts: Vec<u64> = futures::stream::iter(users.iter().copied())
             .map(|user| self.revoke_tokens_of(user, at))
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(USER_CONCURRENCY)
             .try_collect()
             .await?;
         Ok(counts.into_iter().sum())
@@ -48,7 +48,7 @@ impl OfflineStore for DynamoStore {
     async fn online_sessions_of_users(&self, users: &[UserRef]) -> Result<Vec<Session>, StoreError> {
         let online: Vec<Vec<Session>> = futures::stream::iter(users.iter().copied())
             .map(|user| self.online_sessions_of(user))
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(USER_CONCURRENCY)
             .try_collect()
             .await?;
         Ok(online.into_iter().flatten().collect())

@@ -17,8 +17,7 @@ use super::{DynamoStore, Item, CONCURRENCY, COUNTER_SHARDS, QUERY_PAGE_ITEMS, SH
 use crate::domain::access::TenantScope;
 use crate::domain::error::StoreError;
 use crate::domain::{
-    select_page, FilterKey, FilterOp, FilterValue, KeyRange, Session, SessionId, SessionPage, SessionQuery, TenantId,
-    Timestamp, UserId,
+    select_page, KeyRange, ReadMeter, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
 };
 use crate::store::{SessionCounts, SessionStore, UserRef};
 
@@ -102,11 +101,13 @@ impl DynamoStore {
         range: &KeyRange,
         query: &SessionQuery,
         want: usize,
+        meter: &ReadMeter,
     ) -> Result<Vec<Session>, StoreError> {
         let mut found = Vec::new();
         if range.is_empty() || want == 0 {
             return Ok(found);
         }
+        let matcher = query.matcher();
         let mut start = None;
         loop {
             let missing = want - found.len();
@@ -123,8 +124,10 @@ impl DynamoStore {
                 )
                 .await?;
             for item in page.items() {
+                // Counted as examined, as the memory store counts: the two refuse alike.
+                meter.take(1)?;
                 let session = session_from(item)?;
-                if query.matches(&session) && query.is_after_cursor(&session) {
+                if matcher.matches(&session) && query.is_after_cursor(&session) {
                     found.push(session);
                     if found.len() == want {
                         return Ok(found);
@@ -172,12 +175,13 @@ impl DynamoStore {
         counts: Option<SessionCounts>,
         range: KeyRange,
         query: &SessionQuery,
+        meter: &ReadMeter,
     ) -> Result<SessionPage, StoreError> {
         // One more than the page needs says whether another page follows.
         let want = query.end() + 1;
         let page_range = range.after(query.after.as_ref().map(|p| p.id));
         let firsts = futures::stream::iter(tenants.iter().copied())
-            .map(|tenant| self.first_in_range(tenant, &page_range, query, want))
+            .map(|tenant| self.first_in_range(tenant, &page_range, query, want, meter))
             .buffered(CONCURRENCY)
             .try_collect::<Vec<_>>();
         let total = async {
@@ -334,16 +338,4 @@ pub(super) fn sum_counts(tenants: &[(TenantId, SessionCounts)]) -> SessionCounts
             sessions: sum.sessions + c.sessions,
             online: sum.online + c.online,
         })
-}
-
-/// Whether the query keeps only online sessions, so the online index holds every candidate.
-pub(super) fn wants_online_only(query: &SessionQuery) -> bool {
-    query.filters.iter().any(|f| {
-        f.key == FilterKey::Online
-            && match f.op {
-                FilterOp::Equal | FilterOp::In => f.values.iter().all(|v| *v == FilterValue::Bool(true)),
-                FilterOp::NotEqual | FilterOp::NotIn => f.values.iter().all(|v| *v == FilterValue::Bool(false)),
-                _ => false,
-            }
-    })
 }

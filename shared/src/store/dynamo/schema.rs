@@ -83,6 +83,9 @@ pub mod attr {
     /// Set on a token that expires: partition key of `expiryByShard`.
     pub const EXPIRY_SHARD: &str = "expiryShard";
     pub const PERMISSIONS: &str = "permissions";
+    /// On a name-index gram item: the user whose name holds the gram (not `userId`, so that the
+    /// item stays out of the `byUser` index).
+    pub const NAME_USER: &str = "nameUser";
     pub const PLATFORM: &str = "platform";
 }
 

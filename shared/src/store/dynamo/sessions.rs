@@ -11,15 +11,13 @@ use super::codec::{
     bound_session_from, connect_rate_key, connection_item, counter_key, counts_from, n, s, session_from, session_item,
     session_key, Connection, SessionOf,
 };
-use super::reads::{sum_counts, wants_online_only};
+use super::reads::sum_counts;
 use super::schema::{attr, index, SESSIONS_TTL_ATTRIBUTE};
 use super::writes::by_tenant;
 use super::{DynamoStore, CONCURRENCY, COUNTER_SHARDS};
 use crate::domain::access::TenantScope;
 use crate::domain::error::StoreError;
-use crate::domain::{
-    key_range, select_page, KeyRange, OfflineReason, Session, SessionId, SessionPage, SessionQuery, Timestamp, UserId,
-};
+use crate::domain::{OfflineReason, Session, SessionId, SessionPage, SessionQuery, Timestamp, UserId};
 use crate::store::{BoundSession, ConnectCheck, Opened, SessionCounts, SessionStore};
 
 #[async_trait]
@@ -68,7 +66,13 @@ impl SessionStore for DynamoStore {
                 writes.push(Write::plain(TransactWriteItem::builder().update(within_rate).build()));
             }
         }
-        let reasons = match self.transact_detailed(writes).await? {
+        // The name index is kept beside the transaction (one read when the name is known): a
+        // connect refused after it only leaves a name indexed that no session has yet.
+        let (transacted, ()) = futures::try_join!(
+            self.transact_detailed(writes),
+            self.index_name(session.tenant_id, session.user_id, &session.full_name)
+        )?;
+        let reasons = match transacted {
             Transacted::Written => return Ok(Opened::Recorded),
             Transacted::Refused(reasons) => reasons,
         };
@@ -163,32 +167,7 @@ impl SessionStore for DynamoStore {
     }
 
     async fn list_sessions(&self, scope: TenantScope, query: &SessionQuery) -> Result<SessionPage, StoreError> {
-        // A platform caller's tenants come with their counts: the one read serves both.
-        let (tenants, counts) = match scope {
-            TenantScope::Tenant(tenant) => (vec![tenant], None),
-            TenantScope::All => {
-                let tenants = self.tenants().await?;
-                let counts = sum_counts(&tenants);
-                (tenants.into_iter().map(|(tenant, _)| tenant).collect(), Some(counts))
-            }
-        };
-        let range = key_range(query);
-        match range {
-            // The total is cheap (a counter, or a count of the range): read only the page.
-            Some(range) if range.counter.is_some() || !range.residual => {
-                self.list_in_key_order(scope, tenants, counts, range, query).await
-            }
-            // Read every candidate, narrowed to the id range or the online index when possible.
-            _ => {
-                let range = range.unwrap_or_else(|| KeyRange::everything(wants_online_only(query)));
-                let per_tenant: Vec<Vec<Session>> = futures::stream::iter(tenants)
-                    .map(|tenant| self.sessions_in_range(tenant, &range))
-                    .buffered(CONCURRENCY)
-                    .try_collect()
-                    .await?;
-                Ok(select_page(per_tenant.into_iter().flatten(), query))
-            }
-        }
+        self.list(scope, query).await
     }
 
     async fn user_sessions(
