@@ -2,7 +2,7 @@
 //! (default 1,000 and 100,000), what each kind of listing call and the detail cost: DynamoDB
 //! calls, items read (a query's `ScannedCount`, one per item a GetItem or BatchGetItem found),
 //! latency; a listing the store refuses past its read budget
-//! ([`message_center::domain::plan::DEFAULT_READ_BUDGET`]) is reported as refused, with what it
+//! ([`message_center::domain::listing::DEFAULT_READ_BUDGET`]) is reported as refused, with what it
 //! had read.
 //!
 //! The tenant is the same at every size but for its filler, so a search matches the same sessions

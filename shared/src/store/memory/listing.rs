@@ -275,18 +275,8 @@ impl Walk for TenantWalk {
                 } else {
                     Box::new(keys)
                 };
-                for &(_, id) in ids {
-                    if read == CHUNK {
-                        return Ok(false);
-                    }
-                    read += 1;
-                    self.last = Some(id);
-                    let Some(session) = state.sessions.get(&id) else {
-                        continue;
-                    };
-                    if !visit(session)? {
-                        break;
-                    }
+                if !visit_ids(ids.map(|&(_, id)| id), state, &mut read, &mut self.last, visit)? {
+                    return Ok(false);
                 }
             }
             self.at += 1;
@@ -294,6 +284,31 @@ impl Walk for TenantWalk {
         }
         Ok(true)
     }
+}
+
+/// Visits the sessions of `ids` in order, `read` counting them against the chunk and `last`
+/// remembering where to resume, until `visit` says to move on; `false` when the chunk filled first.
+fn visit_ids(
+    ids: impl Iterator<Item = SessionId>,
+    state: &State,
+    read: &mut usize,
+    last: &mut Option<SessionId>,
+    visit: &mut dyn FnMut(&Session) -> Result<bool, StoreError>,
+) -> Result<bool, StoreError> {
+    for id in ids {
+        if *read == CHUNK {
+            return Ok(false);
+        }
+        *read += 1;
+        *last = Some(id);
+        let Some(session) = state.sessions.get(&id) else {
+            continue;
+        };
+        if !visit(session)? {
+            break;
+        }
+    }
+    Ok(true)
 }
 
 /// The id bounds of `range` still to read after `last` (in the range's order); `None` when none.
@@ -339,18 +354,9 @@ impl Walk for UserWalk {
         while let Some(user) = self.users.get(self.at) {
             if let Some(ids) = state.by_user.get(user) {
                 let from = self.last.map_or(Bound::Unbounded, Bound::Excluded);
-                for &id in ids.range((from, Bound::Unbounded)) {
-                    if read == CHUNK {
-                        return Ok(false);
-                    }
-                    read += 1;
-                    self.last = Some(id);
-                    let Some(session) = state.sessions.get(&id) else {
-                        continue;
-                    };
-                    if !visit(session)? {
-                        break;
-                    }
+                let ids = ids.range((from, Bound::Unbounded)).copied();
+                if !visit_ids(ids, state, &mut read, &mut self.last, visit)? {
+                    return Ok(false);
                 }
             }
             self.at += 1;
