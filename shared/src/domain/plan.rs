@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::filter::{fold, FilterValue};
-use super::listing::ReadBudget;
+use super::listing::{ReadBudget, SessionPage};
 use super::{
     ApiError, Filter, FilterKey, FilterOp, OrderBy, OrderSort, SessionId, SessionQuery, StoreError, Timestamp, UserId,
 };
@@ -51,11 +51,6 @@ impl ReadMeter {
         } else {
             Ok(())
         }
-    }
-
-    /// Whether reading `items` sessions in all would stay within the budget.
-    pub fn allows(&self, items: usize) -> bool {
-        items <= self.budget
     }
 }
 
@@ -149,6 +144,21 @@ pub fn wants_online_only(query: &SessionQuery) -> bool {
 /// the page end, plus one to know whether more follow.
 pub fn deep_page(query: &SessionQuery) -> bool {
     query.end().saturating_add(1) > query.read_budget.0
+}
+
+/// The answer to a key-ordered listing whose page is [`deep_page`]: an empty page when `total`
+/// (the counters' count, when the range has a [`KeyRange::counter`]) says the page lies past the
+/// end, as the contract answers such a page; else [`StoreError::ReadBudget`] (a page token reaches
+/// the page in one page's reads).
+pub fn deep_page_answer(query: &SessionQuery, total: Option<u64>) -> Result<SessionPage, StoreError> {
+    match total {
+        Some(total) if query.skip() as u64 >= total => Ok(SessionPage {
+            total,
+            sessions: Vec::new(),
+            more: false,
+        }),
+        _ => Err(StoreError::ReadBudget(query.read_budget.0)),
+    }
 }
 
 /// What a caller is told when its listing would pass the read budget, naming what to change.

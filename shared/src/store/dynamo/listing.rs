@@ -12,7 +12,7 @@ use super::schema::{attr, index};
 use super::{DynamoStore, CONCURRENCY, USER_CONCURRENCY};
 use crate::domain::access::TenantScope;
 use crate::domain::error::StoreError;
-use crate::domain::plan::deep_page;
+use crate::domain::plan::{deep_page, deep_page_answer};
 use crate::domain::{
     plan, KeyRange, ListingPlan, PageSelector, ReadMeter, SessionPage, SessionQuery, TenantId, UserId,
 };
@@ -67,8 +67,7 @@ impl DynamoStore {
         })
     }
 
-    /// A key-ordered page deeper than the read budget: an empty page when the counters say it
-    /// lies past the end, else refused (a page token reaches it in one page's reads).
+    /// A key-ordered page deeper than the read budget, answered from the counters alone.
     async fn past_the_budget(
         &self,
         scope: TenantScope,
@@ -76,23 +75,12 @@ impl DynamoStore {
         range: &KeyRange,
         query: &SessionQuery,
     ) -> Result<SessionPage, StoreError> {
-        let Some(counter) = range.counter else {
-            return Err(StoreError::ReadBudget(query.read_budget.0));
+        let total = match (range.counter, counts) {
+            (None, _) => None,
+            (Some(counter), Some(counts)) => Some(counts.counted(counter)),
+            (Some(counter), None) => Some(self.session_counts(scope).await?.counted(counter)),
         };
-        let counts = match counts {
-            Some(counts) => counts,
-            None => self.session_counts(scope).await?,
-        };
-        let total = counts.counted(counter);
-        if query.skip() as u64 >= total {
-            Ok(SessionPage {
-                total,
-                sessions: Vec::new(),
-                more: false,
-            })
-        } else {
-            Err(StoreError::ReadBudget(query.read_budget.0))
-        }
+        deep_page_answer(query, total)
     }
 
     /// The page among the sessions of `users` (each user's, from `byUser`, kept in `scope`),

@@ -67,12 +67,17 @@ impl SessionStore for DynamoStore {
             }
         }
         // The name index is kept beside the transaction (one read when the name is known): a
-        // connect refused after it only leaves a name indexed that no session has yet.
-        let (transacted, ()) = futures::try_join!(
+        // connect refused after it only leaves a name indexed that no session has yet. Its
+        // failure (throttled past the SDK's retries) does not fail the connect, whose session
+        // may already be recorded: the name stays unmarked, so the user's next connect indexes it.
+        let (transacted, indexed) = futures::join!(
             self.transact_detailed(writes),
             self.index_name(session.tenant_id, session.user_id, &session.full_name)
-        )?;
-        let reasons = match transacted {
+        );
+        if let Err(error) = indexed {
+            tracing::warn!(%error, "the session's name is not indexed yet");
+        }
+        let reasons = match transacted? {
             Transacted::Written => return Ok(Opened::Recorded),
             Transacted::Refused(reasons) => reasons,
         };

@@ -9,7 +9,7 @@ use super::state::State;
 use super::MemoryStore;
 use crate::domain::access::TenantScope;
 use crate::domain::error::StoreError;
-use crate::domain::plan::{deep_page, name_may_match};
+use crate::domain::plan::{deep_page, deep_page_answer, name_may_match};
 use crate::domain::{
     plan, select_page, KeyRange, ListingPlan, PageSelector, ReadMeter, Session, SessionId, SessionPage, SessionQuery,
     TenantId, UserId,
@@ -88,18 +88,7 @@ impl MemoryStore {
             (state.tenants(scope), state.counts(scope))
         };
         if deep_page(query) {
-            let Some(counter) = range.counter else {
-                return Err(StoreError::ReadBudget(query.read_budget.0));
-            };
-            let total = counts.counted(counter);
-            if query.skip() as u64 >= total {
-                return Ok(SessionPage {
-                    total,
-                    sessions: Vec::new(),
-                    more: false,
-                });
-            }
-            return Err(StoreError::ReadBudget(query.read_budget.0));
+            return deep_page_answer(query, range.counter.map(|counter| counts.counted(counter)));
         }
         // One more than the page needs says whether another page follows.
         let want = query.end() + 1;
