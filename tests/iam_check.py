@@ -52,8 +52,8 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "message-center-online"
 
-# Table-name suffixes of the test runs (SESSIONS_TABLE / TOKENS_TABLE) -> logical ids.
-DEFAULT_TABLE_SUFFIXES = {"-sessions": "SessionsTable", "-tokens": "TokensTable"}
+# Table-name suffixes of the test runs (SESSIONS_TABLE / TOKENS_TABLE / AUDIT_TABLE) -> logical ids.
+DEFAULT_TABLE_SUFFIXES = {"-sessions": "SessionsTable", "-tokens": "TokensTable", "-audit": "AuditTable"}
 
 # The AWS managed policies SAM attaches to function roles, with their documents (as published by
 # AWS), so that the check needs neither IAM nor the network. Any other managed policy is reported

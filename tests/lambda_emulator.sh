@@ -20,7 +20,7 @@ if ! .venv/bin/python -c 'import samtranslator' 2>/dev/null; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
-functions=(online-list online-search online-detail online-off ws-connect ws-disconnect ws-default online-cleanup)
+functions=(online-list online-search online-detail online-off online-audit ws-connect ws-disconnect ws-default online-cleanup online-events)
 # Every binary of the workspace, as `cargo lambda watch` builds one (`cargo run --release --bin
 # <function>`, features unified across the workspace): so its first invoke of each function
 # finds it built and times the function, not cargo.
@@ -71,12 +71,15 @@ while read -r event function status code; do
   ms=$(invoke "$function" "events/$event" "$out")
   [ -n "${first_ms[$function]:-}" ] || first_ms[$function]=$ms
   # The answer: an API Gateway response (status, and the envelope's code or the notice's type in
-  # its body), or for the cleanup its run report.
+  # its body), or for the cleanup its run report, or for the presence events its batch response.
   got=$(python3 - "$out" <<'PY'
 import json, sys
 answer = json.load(open(sys.argv[1]))
 if "statusCode" not in answer:
-    print("-", "-" if "staleEnded" in answer else "not-a-report")
+    if "batchItemFailures" in answer:
+        print("-", "-" if not answer["batchItemFailures"] else "failed-records")
+    else:
+        print("-", "-" if "staleEnded" in answer else "not-a-report")
     sys.exit()
 body = json.loads(answer.get("body") or "null")
 code = body.get("code") or body.get("type") if isinstance(body, dict) else None

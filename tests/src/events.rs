@@ -20,12 +20,19 @@ pub fn fixtures_of(function: &str) -> Vec<String> {
         .collect()
 }
 
-/// The HTTP API fixtures (of `online-list`, `online-search`, `online-detail`, `online-off`), sorted.
+/// The HTTP API fixtures (of `online-list`, `online-search`, `online-detail`, `online-off`,
+/// `online-audit`), sorted.
 pub fn http_fixtures() -> Vec<String> {
-    let mut names: Vec<String> = ["online-list", "online-search", "online-detail", "online-off"]
-        .into_iter()
-        .flat_map(fixtures_of)
-        .collect();
+    let mut names: Vec<String> = [
+        "online-list",
+        "online-search",
+        "online-detail",
+        "online-off",
+        "online-audit",
+    ]
+    .into_iter()
+    .flat_map(fixtures_of)
+    .collect();
     names.sort();
     names
 }
@@ -110,6 +117,7 @@ pub fn endpoint_of(name: &str) -> Endpoint {
         "GET /api/v1/message/center/online/search" => Endpoint::Search,
         "GET /api/v1/message/center/online/{userId}" => Endpoint::Detail,
         "POST /api/v1/message/center/online/off" => Endpoint::Offline,
+        "GET /api/v1/message/center/online/audit" => Endpoint::Audit,
         other => panic!("events/{name}: unknown route {other}"),
     }
 }

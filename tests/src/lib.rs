@@ -9,6 +9,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod gateway;
 pub mod logs;
+pub mod presence;
 
 use std::sync::Arc;
 use std::time::Instant;

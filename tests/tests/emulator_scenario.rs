@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use message_center::domain::Timestamp;
+use message_center::gateway::NoEventBus;
 use message_center::http::handle;
 use message_center::service::cleanup::CleanupSettings;
 use message_center::service::App;
 use message_center::store::Store;
 use message_center::ws::{self, WsRoute};
-use message_center_tests::events::{all_fixtures, endpoint_of, http_request, ws_event};
+use message_center_tests::events::{all_fixtures, endpoint_of, fixture_json, http_request, ws_event};
 use message_center_tests::gateway::RecordingGateway;
 use message_center_tests::run_cleanup;
 use serde_json::Value;
@@ -57,6 +58,13 @@ async fn run(app: &App, step: &Invocation) -> (Option<u16>, Option<String>) {
         };
         let code = body.get("code").or_else(|| body.get("type")).and_then(Value::as_str);
         return (Some(response.status_code as u16), code.map(str::to_owned));
+    }
+    if step.function == "online-events" {
+        let batch = serde_json::from_str(&fixture_json(&step.event)).expect("a DynamoDB stream event");
+        let (response, published) = message_center::lambda::stream::handle_batch(app, &NoEventBus, batch).await;
+        assert!(response.batch_item_failures.is_empty(), "{}: {response:?}", step.event);
+        assert_eq!(published.events, 2, "{}: one start and one end", step.event);
+        return (None, None);
     }
     if step.function == "online-cleanup" {
         let deadline = Instant::now() + Duration::from_secs(30);

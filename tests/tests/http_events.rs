@@ -131,7 +131,33 @@ async fn check(seeded: &Seeded, fixture: &str) {
             );
         }
         "online-list-bad-token.json" => assert_envelope(fixture, &response, &body, 401),
-        "online-list-no-permission.json" | "online-off-no-permission.json" => {
+        "online-audit.json" => {
+            assert_envelope(fixture, &response, &body, 200);
+            assert_eq!(total_of(&body), 0, "no forced offline yet");
+            // After one, the admin sees its record.
+            handle(
+                &seeded.app,
+                endpoint_of("online-off.json"),
+                http_request("online-off.json"),
+            )
+            .await;
+            let (again, body) = invoke(&seeded.app, fixture).await;
+            assert_envelope(fixture, &again, &body, 200);
+            assert_eq!(total_of(&body), 1);
+            let record = &list_of(&body)[0];
+            assert_eq!(
+                (record["tenantId"].as_str(), record["targetType"].as_str()),
+                (Some("1"), Some("USER"))
+            );
+            assert_eq!(record["skippedIds"], serde_json::json!(["2001"]));
+            assert_eq!(record["requestId"], "JKJaXmPLvHcESHA=", "API Gateway's request id");
+        }
+        "online-audit-bad-param.json" => {
+            assert_envelope(fixture, &response, &body, 400);
+            assert_eq!(body["ext"]["field"], "filters[0]");
+            assert!(body["msg"].as_str().unwrap().contains("EQUAL, IN"), "what is allowed");
+        }
+        "online-list-no-permission.json" | "online-off-no-permission.json" | "online-audit-no-permission.json" => {
             assert_envelope(fixture, &response, &body, 403);
             assert!(body["msg"].as_str().unwrap().contains("message:center:"));
         }

@@ -869,7 +869,94 @@ pub async fn a_user_id_known_in_two_tenants_is_two_users(store: Arc<dyn Store>) 
     assert_eq!(counts(store, TenantScope::Tenant(TenantId(2))).await, (1, 1));
 }
 
+/// Sorted, for comparing sets of connection ids.
+fn sorted(mut connections: Vec<String>) -> Vec<String> {
+    connections.sort();
+    connections
+}
+
+/// A subscription reaches the events of the tenants it watches and no others; a re-subscribe
+/// replaces the scope; an unsubscribe (or a second one) ends it; an unknown connection
+/// subscribes nothing.
+async fn subscriptions_reach_the_tenants_they_watch(store: Arc<dyn Store>) {
+    let started = at(-60);
+    let (a, b, platform) = (
+        online(1, 10, "Ada", started),
+        online(2, 20, "Bo", started),
+        online(1, 11, "Op", started),
+    );
+    open_all(store.as_ref(), &[a.clone(), b.clone(), platform.clone()]).await;
+    let now = at(0);
+    store
+        .subscribe(&a.connection_id, TenantScope::Tenant(TenantId(1)), now)
+        .await
+        .unwrap();
+    store
+        .subscribe(&b.connection_id, TenantScope::Tenant(TenantId(2)), now)
+        .await
+        .unwrap();
+    store
+        .subscribe(&platform.connection_id, TenantScope::All, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(store.subscribers(TenantId(1)).await.unwrap()),
+        sorted(vec![a.connection_id.clone(), platform.connection_id.clone()])
+    );
+    assert_eq!(
+        sorted(store.subscribers(TenantId(2)).await.unwrap()),
+        sorted(vec![b.connection_id.clone(), platform.connection_id.clone()])
+    );
+    assert_eq!(
+        store.subscribers(TenantId(3)).await.unwrap(),
+        vec![platform.connection_id.clone()]
+    );
+
+    // The platform caller narrows to tenant 2: no longer tenant 1's, nor tenant 3's.
+    store
+        .subscribe(&platform.connection_id, TenantScope::Tenant(TenantId(2)), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.subscribers(TenantId(1)).await.unwrap(),
+        vec![a.connection_id.clone()]
+    );
+    assert_eq!(store.subscribers(TenantId(3)).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        sorted(store.subscribers(TenantId(2)).await.unwrap()),
+        sorted(vec![b.connection_id.clone(), platform.connection_id.clone()])
+    );
+    // The same scope again changes nothing.
+    store
+        .subscribe(&a.connection_id, TenantScope::Tenant(TenantId(1)), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.subscribers(TenantId(1)).await.unwrap(),
+        vec![a.connection_id.clone()]
+    );
+
+    assert!(store.unsubscribe(&a.connection_id).await.unwrap());
+    assert!(
+        !store.unsubscribe(&a.connection_id).await.unwrap(),
+        "a second unsubscribe finds none"
+    );
+    assert_eq!(store.subscribers(TenantId(1)).await.unwrap(), Vec::<String>::new());
+    assert!(store.unsubscribe(&platform.connection_id).await.unwrap());
+    assert_eq!(
+        store.subscribers(TenantId(2)).await.unwrap(),
+        vec![b.connection_id.clone()]
+    );
+    store.subscribe("never-connected", TenantScope::All, now).await.unwrap();
+    assert_eq!(
+        store.subscribers(TenantId(2)).await.unwrap(),
+        vec![b.connection_id.clone()]
+    );
+    assert!(!store.unsubscribe("never-connected").await.unwrap());
+}
+
 message_center_tests::both_stores!(
+    subscriptions_reach_the_tenants_they_watch,
     tokens_round_trip,
     a_connect_after_its_disconnect_is_refused,
     racing_connects_and_disconnects_leave_exact_counts,

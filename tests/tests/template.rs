@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use message_center::http::Endpoint;
 use message_center::store::dynamo::schema::{
-    TableSpec, SESSIONS_TABLE, SESSIONS_TTL_ATTRIBUTE, TOKENS_TABLE, TOKENS_TTL_ATTRIBUTE,
+    TableSpec, AUDIT_TABLE, AUDIT_TTL_ATTRIBUTE, SESSIONS_TABLE, SESSIONS_TTL_ATTRIBUTE, TOKENS_TABLE,
+    TOKENS_TTL_ATTRIBUTE,
 };
 use message_center::ws::WsRoute;
 use serde_norway::Value;
@@ -85,6 +86,55 @@ fn assert_table_mirrors(template: &Value, id: &str, spec: &TableSpec) {
         .map(|(name, hash, range)| (name.to_string(), hash.to_string(), range.to_string(), "ALL".to_owned()))
         .collect();
     assert_eq!(indexes, expected, "{id} indexes");
+
+    let stream = properties["StreamSpecification"]["StreamViewType"].as_str();
+    let expected = spec.stream.then_some("NEW_AND_OLD_IMAGES");
+    assert_eq!(stream, expected, "{id} stream");
+}
+
+/// The presence events read the sessions stream as the contract needs: in order per session (one
+/// batch at a time per shard), only the failed records retried, failing batches halved, given up
+/// to the events DLQ after bounded retries, and only session starts and ends let through
+/// (`tests/stream_filter_check.py` holds the filter patterns to stream records with moto's
+/// EventBridge pattern matcher).
+#[test]
+fn presence_events_read_the_sessions_stream_in_order_with_partial_failures() {
+    let template = template();
+    let function = resource(&template, "OnlineEventsFunction");
+    let events = function["Properties"]["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1, "one event source");
+    let source = &function["Properties"]["Events"]["SessionsStream"];
+    assert_eq!(source["Type"], "DynamoDB");
+    let properties = &source["Properties"];
+    assert_eq!(
+        tagged(&properties["Stream"], "GetAtt").map(text).as_deref(),
+        Some("SessionsTable.StreamArn")
+    );
+    assert_eq!(
+        properties["ParallelizationFactor"].as_u64(),
+        Some(1),
+        "in order per shard"
+    );
+    assert_eq!(properties["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(properties["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(properties["MaximumRetryAttempts"]
+        .as_u64()
+        .is_some_and(|n| n > 0 && n <= 10));
+    assert!(properties["MaximumRecordAgeInSeconds"].as_u64().is_some());
+    assert_eq!(properties["DestinationConfig"]["OnFailure"]["Type"], "SQS");
+    assert_eq!(
+        tagged(&properties["DestinationConfig"]["OnFailure"]["Destination"], "GetAtt")
+            .map(text)
+            .as_deref(),
+        Some("EventsDeadLetterQueue.Arn")
+    );
+    assert_eq!(
+        properties["FilterCriteria"]["Filters"].as_sequence().map(Vec::len),
+        Some(2)
+    );
+    let variables = &function["Properties"]["Environment"]["Variables"];
+    assert_eq!(variables["EVENT_BUS_NAME"], "default");
+    assert!(tagged(&variables["WEBSOCKET_MANAGEMENT_ENDPOINT"], "Sub").is_some());
 }
 
 #[test]
@@ -92,9 +142,11 @@ fn tables_mirror_the_store_schema() {
     let template = template();
     assert_table_mirrors(&template, "SessionsTable", &SESSIONS_TABLE);
     assert_table_mirrors(&template, "TokensTable", &TOKENS_TABLE);
+    assert_table_mirrors(&template, "AuditTable", &AUDIT_TABLE);
     for (table, attribute) in [
         ("TokensTable", TOKENS_TTL_ATTRIBUTE),
         ("SessionsTable", SESSIONS_TTL_ATTRIBUTE),
+        ("AuditTable", AUDIT_TTL_ATTRIBUTE),
     ] {
         let ttl = &resource(&template, table)["Properties"]["TimeToLiveSpecification"];
         assert_eq!(
@@ -159,6 +211,7 @@ fn every_http_endpoint_is_routed_to_its_function() {
         ("online-search", Endpoint::Search),
         ("online-detail", Endpoint::Detail),
         ("online-off", Endpoint::Offline),
+        ("online-audit", Endpoint::Audit),
     ]
     .into_iter()
     .map(|(binary, endpoint)| (binary.to_owned(), endpoint.route().to_owned()))
@@ -251,7 +304,7 @@ fn list_and_search_sign_page_tokens_with_one_generated_key() {
     let secret = resource(&template, "PageTokenSecret");
     assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
     assert!(secret["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64() >= Some(32));
-    for function in ["OnlineListFunction", "OnlineSearchFunction"] {
+    for function in ["OnlineListFunction", "OnlineSearchFunction", "OnlineAuditFunction"] {
         let key = &resource(&template, function)["Properties"]["Environment"]["Variables"]["PAGE_TOKEN_KEY"];
         match key {
             Value::Tagged(tagged) if tagged.tag == "Sub" => assert_eq!(
@@ -320,7 +373,7 @@ fn http_functions_answer_before_the_http_api_cuts_them_off() {
         assert!(timeout <= 29, "{id}: Timeout {timeout} s outlives the HTTP API's 30 s");
         http.push(id);
     }
-    assert_eq!(http.len(), 4, "{http:?}");
+    assert_eq!(http.len(), 5, "{http:?}");
 
     let off = resource(&template, "OnlineOffFunction");
     let budget: u64 = text(&off["Properties"]["Environment"]["Variables"]["OFFLINE_TIME_BUDGET_SECONDS"])
@@ -507,6 +560,12 @@ fn symbolic_resource(value: &Value) -> String {
     if sub == "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStageName}/*/@connections/*" {
         return "connections".to_owned();
     }
+    if sub == "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStageName}/POST/@connections/*" {
+        return "connections/POST".to_owned();
+    }
+    if let Some(bus) = sub.strip_prefix("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:") {
+        return bus.to_owned();
+    }
     let (table, index) = sub
         .strip_prefix("${")
         .and_then(|rest| rest.split_once(".Arn}/index/"))
@@ -562,13 +621,18 @@ fn function_roles_grant_exactly_the_expected_trace() {
         .map(|line| {
             let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
             let field = |name: &str| entry[name].as_str().map(str::to_owned);
-            let resource = match field("table") {
-                None => "connections".to_owned(),
-                Some(table) => {
+            let resource = match (field("table"), field("resource"), field("method")) {
+                // An EventBridge bus, by its full ARN: `event-bus/<name>`.
+                (None, Some(arn), _) => arn.rsplit(':').next().unwrap_or_default().to_owned(),
+                (None, None, Some(method)) => format!("connections/{method}"),
+                (None, None, None) => "connections".to_owned(),
+                (Some(table), _, _) => {
                     let logical = if table.ends_with("-sessions") {
                         "SessionsTable"
                     } else if table.ends_with("-tokens") {
                         "TokensTable"
+                    } else if table.ends_with("-audit") {
+                        "AuditTable"
                     } else {
                         panic!("{line}: unknown table")
                     };
@@ -669,10 +733,11 @@ fn every_alarm_notifies_the_optional_topic() {
     assert_eq!(equals[1], "");
 
     let all = alarms(&template);
-    // 2 per function (duration, throttles), both APIs, the cleanup's errors, the DLQ.
+    // 2 per function (duration, throttles), both APIs, the cleanup's errors, the DLQ, the
+    // presence events' stream age.
     assert_eq!(
         all.len(),
-        2 * functions(&template).len() + 4,
+        2 * functions(&template).len() + 5,
         "{:?}",
         all.iter().map(|(id, _)| id).collect::<Vec<_>>()
     );

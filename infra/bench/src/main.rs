@@ -23,11 +23,17 @@
 //!   `sessions` sessions in one tenant (default 100,000): WebSocket heartbeat p50/p99/max without
 //!   and during 20 concurrent clients running the heaviest listings the read budget allows, and
 //!   listings completed per second ([`heartbeat`]).
+//! - `presence [clients] [--only memory|dynamodb|cost]`: presence events' delivery latency on the
+//!   local API (memory store; DynamoDB on moto through its stream) to 3 subscribers while `clients`
+//!   (default 200) connect and close at once, with missing and duplicated events; and the cost per
+//!   event on the AWS path (DynamoDB reads, pushes, PutEvents, dollars per 1,000 events) for 1, 10
+//!   and 100 subscribers ([`presence`]).
 
 mod bulk;
 mod heartbeat;
 mod list_cost;
 mod off_cost;
+mod presence;
 mod runtime_api;
 mod servers;
 
@@ -56,11 +62,13 @@ async fn main() {
             lambda_cost(&binaries, number(2, 50)).await
         }
         Some("heartbeat-under-load") => heartbeat::heartbeat_under_load(number(1, 100_000)).await,
+        Some("presence") => presence::presence(&args[1..]).await,
         _ => {
             eprintln!(
                 "usage: bench cleanup-cost [sessions] [stale] | list-cost [--server moto|dynalite] [--no-scans] \
                  [sessions ...] | off-cost [users] [--round-trips] \
-                 | lambda-cost [binaries] [invocations] | heartbeat-under-load [sessions]"
+                 | lambda-cost [binaries] [invocations] | heartbeat-under-load [sessions] \
+                 | presence [clients] [--only memory|dynamodb|cost]"
             );
             std::process::exit(2);
         }

@@ -2,9 +2,11 @@
 //! same handler the Lambda function runs (`message_center::http::handle` for HTTP,
 //! `message_center::ws::handle` for the WebSocket at `/ws`), so what works here works there.
 //! The HTTP routes answer browsers of other origins by `message_center::http::cors`, as API Gateway's
-//! CORS configuration does. The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
+//! CORS configuration does. Presence events are delivered from the store's changes ([`presence`]).
+//! The binary (`main.rs`) adds flags, demo data and shutdown on a signal.
 
 pub mod demo;
+pub mod presence;
 pub mod tokens_file;
 pub mod websocket;
 
@@ -20,6 +22,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use lambda_http::RequestExt;
 use message_center::domain::Timestamp;
+use message_center::gateway::{EventBus, NoEventBus};
 use message_center::http::cors::{CorsAnswer, CorsPolicy, CorsRequest, PREFLIGHT_STATUS};
 use message_center::http::envelope::failure;
 use message_center::http::{self as api, Endpoint, BASE_PATH};
@@ -27,6 +30,7 @@ use message_center::service::cleanup::{cleanup, CleanupSettings};
 use message_center::service::{App, Config};
 use message_center::store::Store;
 use message_center::ApiError;
+use presence::Feed;
 use websocket::{LocalConnections, WsState};
 
 /// Largest request body accepted (Lambda's own limit for a synchronous invoke).
@@ -72,16 +76,57 @@ pub async fn serve_with_cors(
     cors: CorsPolicy,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let options = Options {
+        cleanup,
+        cors,
+        ..Options::default()
+    };
+    serve_with(listener, store, options, shutdown).await
+}
+
+/// How [`serve_with`] runs besides its routes.
+pub struct Options {
+    pub cleanup: Option<CleanupSchedule>,
+    pub cors: CorsPolicy,
+    /// Where session changes come from, for presence events ([`Feed::None`]: no events).
+    pub feed: Feed,
+    /// Where presence events are also put.
+    pub bus: Arc<dyn EventBus>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cleanup: None,
+            cors: CorsPolicy::none(),
+            feed: Feed::None,
+            bus: Arc::new(NoEventBus),
+        }
+    }
+}
+
+/// Serves every route on `listener` until `shutdown` completes, with the cleanup on its schedule
+/// and presence events delivered from `options.feed`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (mut app, connections) = local_app(store);
-    if let Some(schedule) = &cleanup {
+    if let Some(schedule) = &options.cleanup {
         app.config.cleanup = schedule.settings;
     }
-    let timer = cleanup.map(|schedule| tokio::spawn(run_cleanup_every(app.clone(), schedule)));
-    let service = router(app, connections, cors).into_make_service_with_connect_info::<SocketAddr>();
+    let timer = options
+        .cleanup
+        .map(|schedule| tokio::spawn(run_cleanup_every(app.clone(), schedule)));
+    let delivery = tokio::spawn(presence::deliver(app.clone(), options.bus, options.feed));
+    let service = router(app, connections, options.cors).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     if let Some(timer) = timer {
         timer.abort();
     }
+    delivery.abort();
     served
 }
 
@@ -124,6 +169,11 @@ pub fn router(app: App, connections: Arc<LocalConnections>, cors: CorsPolicy) ->
         .route(
             &format!("{BASE_PATH}/off"),
             post(|State(app): State<Arc<App>>, req: Request| call(app, Endpoint::Offline, req, None)),
+        )
+        // A static segment: matched before `{userId}`, as API Gateway matches it.
+        .route(
+            &format!("{BASE_PATH}/audit"),
+            get(|State(app): State<Arc<App>>, req: Request| call(app, Endpoint::Audit, req, None)),
         )
         .route(
             &format!("{BASE_PATH}/{{userId}}"),
@@ -223,7 +273,18 @@ async fn call(app: Arc<App>, endpoint: Endpoint, req: Request, user_id: Option<S
         Ok(text) => lambda_http::Body::Text(text),
         Err(not_text) => lambda_http::Body::Binary(not_text.into_bytes()),
     };
+    // The caller's address, where API Gateway's HTTP API puts it (`requestContext.http.sourceIp`).
+    let source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string());
     let mut lambda_request = lambda_http::Request::from_parts(parts, body);
+    if let Some(source_ip) = source_ip {
+        let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(source_ip);
+        lambda_request =
+            lambda_request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    }
     if let Some(user_id) = user_id {
         lambda_request =
             lambda_request.with_path_parameters(std::collections::HashMap::from([("userId".to_owned(), user_id)]));

@@ -6,13 +6,17 @@ use std::sync::Arc;
 use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
-use local_api::{demo, tokens_file, CleanupSchedule};
+use local_api::presence::{Feed, StreamReader};
+use local_api::{demo, tokens_file, CleanupSchedule, Options};
 use message_center::domain::Timestamp;
 use message_center::http::cors::CorsPolicy;
 use message_center::http::BASE_PATH;
+use message_center::lambda::aws::{
+    dynamodb_endpoint_from_env, event_bus_from_env, sdk_config_from_env, tables_from_env,
+};
 use message_center::service::cleanup::CleanupSettings;
 use message_center::store::dynamo::schema::ensure_tables;
-use message_center::store::{MemoryStore, Store};
+use message_center::store::{DynamoStore, MemoryStore, Store};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum StoreKind {
@@ -63,12 +67,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     message_center::lambda::telemetry::init();
 
-    let store: Arc<dyn Store> = match args.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new()),
+    let sdk = sdk_config_from_env("local-api");
+    let (store, feed): (Arc<dyn Store>, Feed) = match args.store {
+        StoreKind::Memory => {
+            let store = MemoryStore::new();
+            let feed = Feed::of_memory(&store);
+            (Arc::new(store), feed)
+        }
         StoreKind::Dynamodb => {
-            let store = message_center::lambda::aws::dynamo_store_from_env("local-api");
+            let store = DynamoStore::from_config(&sdk, tables_from_env(), dynamodb_endpoint_from_env());
             ensure_tables(store.client(), store.tables()).await?;
-            Arc::new(store)
+            let feed = if args.seed_only {
+                Feed::None
+            } else {
+                let reader = StreamReader::open(
+                    &sdk,
+                    store.client(),
+                    &store.tables().sessions,
+                    dynamodb_endpoint_from_env(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                Feed::Stream(reader)
+            };
+            (Arc::new(store), feed)
         }
     };
     if let Some(path) = &args.tokens {
@@ -105,7 +127,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..CleanupSettings::default()
         },
     });
-    local_api::serve_with_cors(listener, store, cleanup, args.cors_allowed_origins, shutdown_signal()).await?;
+    let options = Options {
+        cleanup,
+        cors: args.cors_allowed_origins,
+        feed,
+        bus: event_bus_from_env(&sdk),
+    };
+    local_api::serve_with(listener, store, options, shutdown_signal()).await?;
     println!("stopped");
     Ok(())
 }

@@ -4,8 +4,10 @@
 //! layer: nothing here imports another module of the crate.
 
 pub mod access;
+pub mod audit;
 pub mod budget;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod ids;
 pub mod listing;
@@ -16,6 +18,7 @@ pub mod session;
 pub mod time;
 
 pub use access::{Caller, Permission, TenantScope, TokenHash, TokenRecord};
+pub use audit::{select_audit_page, AuditPage, AuditQuery, AuditRecord};
 pub use error::{ApiError, ErrorKind, StoreError};
 pub use filter::{fold, Filter, FilterKey, FilterOp, FilterValue, Matcher, ValueType};
 pub use ids::{SessionId, TenantId, UserId};

@@ -46,30 +46,41 @@ impl PageTokenKey {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Payload {
+struct Payload<P> {
     v: u8,
     /// Fingerprint of the query and scope.
     q: String,
-    /// The last session shown.
-    p: Position,
+    /// The last record shown (a session's [`Position`], or another listing's own cursor).
+    p: P,
 }
 
 /// What a token must belong to: the filters, the order and the caller's scope (not the page size
 /// or the view, which may change from page to page). Read from the parsed query's debug form, so a
 /// release that changes the query types turns older tokens into a 400: callers start again.
 fn fingerprint(query: &SessionQuery, scope: TenantScope) -> String {
-    let canonical = format!(
+    fingerprint_of(&format!(
         "{:?}|{:?}|{:?}|{:?}",
         query.filters, query.order_by, query.order_sort, scope
-    );
+    ))
+}
+
+/// The fingerprint of a listing's canonical text (what a token must belong to): other listings
+/// (the audit trail's, [`crate::domain::audit`]) sign their own cursors with it through
+/// [`encode_signed`] and [`decode_signed`].
+pub fn fingerprint_of(canonical: &str) -> String {
     hex::encode(&Sha256::digest(canonical.as_bytes())[..8])
 }
 
 /// The token for the page after the one that ended at `last`.
 pub fn encode(key: &PageTokenKey, query: &SessionQuery, scope: TenantScope, last: Position) -> String {
+    encode_signed(key, fingerprint(query, scope), &last)
+}
+
+/// A token carrying `last` (any cursor), bound to `fingerprint` (see [`fingerprint_of`]).
+pub fn encode_signed<P: Serialize>(key: &PageTokenKey, fingerprint: String, last: &P) -> String {
     let payload = serde_json::to_vec(&Payload {
         v: VERSION,
-        q: fingerprint(query, scope),
+        q: fingerprint,
         p: last,
     })
     .expect("a position always serializes");
@@ -83,6 +94,16 @@ pub fn encode(key: &PageTokenKey, query: &SessionQuery, scope: TenantScope, last
 
 /// The position a token continues after, when it is genuine and belongs to `query` and `scope`.
 pub fn decode(key: &PageTokenKey, query: &SessionQuery, scope: TenantScope, token: &str) -> Result<Position, ApiError> {
+    decode_signed(key, &fingerprint(query, scope), token)
+}
+
+/// The cursor a token carries, when it is genuine and bound to `fingerprint`; else a 400 on
+/// `pageToken`.
+pub fn decode_signed<P: serde::de::DeserializeOwned>(
+    key: &PageTokenKey,
+    fingerprint: &str,
+    token: &str,
+) -> Result<P, ApiError> {
     let malformed = || ApiError::invalid(FIELD, "pageToken is not a token this service gave (or it was changed)");
     let (payload, tag) = token.split_once('.').ok_or_else(malformed)?;
     let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
@@ -91,11 +112,11 @@ pub fn decode(key: &PageTokenKey, query: &SessionQuery, scope: TenantScope, toke
         return Err(malformed());
     }
     key.tag(&payload).verify_truncated_left(&tag).map_err(|_| malformed())?;
-    let payload: Payload = serde_json::from_slice(&payload).map_err(|_| malformed())?;
+    let payload: Payload<P> = serde_json::from_slice(&payload).map_err(|_| malformed())?;
     if payload.v != VERSION {
         return Err(malformed());
     }
-    if payload.q != fingerprint(query, scope) {
+    if payload.q != fingerprint {
         return Err(ApiError::invalid(
             FIELD,
             "pageToken belongs to another listing: keep the filters, order and tenant of the call that gave it",

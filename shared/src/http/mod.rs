@@ -6,10 +6,12 @@
 //! call [`handle`], so they run the very same code. [`cors`] is the local API's CORS rule (in AWS,
 //! API Gateway answers CORS).
 
+pub mod audit;
 pub mod cors;
 pub mod envelope;
 pub mod offline_body;
 pub mod query;
+mod query_reader;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -36,6 +38,8 @@ pub enum Endpoint {
     Search,
     Detail,
     Offline,
+    /// The audit trail of forced offlines ([`audit`]).
+    Audit,
 }
 
 /// The base path of every endpoint.
@@ -49,6 +53,7 @@ impl Endpoint {
             Endpoint::Search => "online-search",
             Endpoint::Detail => "online-detail",
             Endpoint::Offline => "online-off",
+            Endpoint::Audit => "online-audit",
         }
     }
 
@@ -59,6 +64,7 @@ impl Endpoint {
             Endpoint::Search => "GET /api/v1/message/center/online/search",
             Endpoint::Detail => "GET /api/v1/message/center/online/{userId}",
             Endpoint::Offline => "POST /api/v1/message/center/online/off",
+            Endpoint::Audit => "GET /api/v1/message/center/online/audit",
         }
     }
 }
@@ -74,6 +80,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, req: Request) -> Response<Bod
             Endpoint::Search => list(app, &req, ListMode::Search).await,
             Endpoint::Detail => user_detail(app, &req).await,
             Endpoint::Offline => force_offline(app, &req).await,
+            Endpoint::Audit => audit::audit(app, &req).await,
         }
     };
     let outcome = AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|_| {
@@ -168,7 +175,8 @@ async fn force_offline(app: &App, req: &Request) -> Outcome {
     let caller = authorize(app.store.as_ref(), bearer_token(req.headers())?, Permission::Offline).await?;
     let request = parse_offline_request(req.body().as_ref())?;
     let tenant = tenant_id_parameter(req.uri().query().unwrap_or_default())?;
-    let outcome = offline::force_offline(app, &caller, request, tenant, Timestamp::now()).await?;
+    let origin = audit::request_origin(req);
+    let outcome = offline::force_offline(app, &caller, request, tenant, &origin, Timestamp::now()).await?;
     Ok(Done {
         unfinished: outcome.unfinished.then(|| {
             "Not finished within the time limit: data counts what was done. Repeat the same call \

@@ -14,6 +14,7 @@ use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use crate::gateway::{EventBridgeBus, EventBus, NoEventBus};
 use crate::store::dynamo::schema::TableNames;
 use crate::store::DynamoStore;
 
@@ -58,7 +59,30 @@ pub fn dynamodb_endpoint_from_env() -> Option<String> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
-/// The tables' names: `SESSIONS_TABLE` and `TOKENS_TABLE` (set by the template), else the
+/// The event bus presence events go to: `EVENT_BUS_NAME` (a name or ARN; the template sets the
+/// account's `default` bus), at `EVENTBRIDGE_ENDPOINT` (or the SDK's `AWS_ENDPOINT_URL_EVENTBRIDGE`)
+/// for a local server; without a name, no bus.
+pub fn event_bus_from_env(config: &SdkConfig) -> std::sync::Arc<dyn EventBus> {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    };
+    match var(&["EVENT_BUS_NAME"]) {
+        Some(bus) => std::sync::Arc::new(EventBridgeBus::new(
+            config,
+            &bus,
+            var(&[
+                "EVENTBRIDGE_ENDPOINT",
+                "AWS_ENDPOINT_URL_EVENTBRIDGE",
+                "AWS_ENDPOINT_URL",
+            ]),
+        )),
+        None => std::sync::Arc::new(NoEventBus),
+    }
+}
+
+/// The tables' names: `SESSIONS_TABLE`, `TOKENS_TABLE` and `AUDIT_TABLE` (set by the template), else the
 /// defaults the local tools use.
 pub fn tables_from_env() -> TableNames {
     let var = |name: &str, default: &str| {
@@ -70,6 +94,7 @@ pub fn tables_from_env() -> TableNames {
     TableNames {
         sessions: var("SESSIONS_TABLE", TableNames::DEFAULT_SESSIONS),
         tokens: var("TOKENS_TABLE", TableNames::DEFAULT_TOKENS),
+        audit: var("AUDIT_TABLE", TableNames::DEFAULT_AUDIT),
     }
 }
 

@@ -9,7 +9,7 @@ use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::{service_fn, Request};
 use lambda_runtime::LambdaEvent;
 
-use super::aws::{dynamodb_endpoint_from_env, sdk_config_from_env, tables_from_env};
+use super::aws::{dynamodb_endpoint_from_env, event_bus_from_env, sdk_config_from_env, tables_from_env};
 use super::metrics::{self, Invocation};
 use super::telemetry::{self, InvocationContext};
 use crate::domain::Timestamp;
@@ -147,6 +147,32 @@ pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
             measured(app, "cleanup", context, work, |r| if r.is_ok() { 200 } else { 500 })
                 .await
                 .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}
+
+/// Runs the `online-events` function: batches of the sessions table's stream in, presence events
+/// out to subscribed connections and the event bus ([`super::stream::handle_batch`]), the records
+/// to retry reported back to Lambda.
+pub async fn serve_events() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let app = app_from_env::<ApiGatewayConnections>("online-events");
+    let bus = event_bus_from_env(&sdk_config_from_env("online-events"));
+    let (app, bus) = (&app, bus.as_ref());
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
+            let context = InvocationContext::new(&event.context, None);
+            let work = super::stream::handle_batch(app, bus, event.payload);
+            let (response, _) = measured(app, "stream", context, work, |(r, _)| {
+                if r.batch_item_failures.is_empty() {
+                    200
+                } else {
+                    207
+                }
+            })
+            .await;
+            Ok::<_, Infallible>(response)
         },
     ))
     .await

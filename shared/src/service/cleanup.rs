@@ -1,7 +1,10 @@
 //! The scheduled cleanup: ends stale sessions (no heartbeat for `STALE_AFTER_SECONDS`) and closes
 //! their connections, ends sessions whose token has expired, been revoked or deleted (the token
 //! sweep: a session lives no longer than its token), deletes sessions that ended more than
-//! `RETENTION_DAYS` ago, and deletes expired tokens.
+//! `RETENTION_DAYS` ago, deletes expired tokens, and deletes audit records of forced offlines
+//! older than `AUDIT_RETENTION_DAYS` (the contract's retention; DynamoDB's TTL, a day later, is
+//! only a backstop). Audit records are read oldest first from one time-ordered index, so each
+//! batch is what is still to delete, like every other phase.
 //!
 //! The token sweep reads every online session and its token each run (pages of the batch size,
 //! one batched token read a page): the one way to find a session whose token record the identity
@@ -37,12 +40,16 @@ pub struct CleanupReport {
     pub connections_closed: u64,
     pub sessions_deleted: u64,
     pub tokens_deleted: u64,
+    /// Audit records past `AUDIT_RETENTION_DAYS` deleted.
+    pub audit_deleted: u64,
     /// Stale sessions left (at most [`LEFT_COUNT_CAP`]).
     pub left_stale: u64,
     /// Expired sessions left (at most [`LEFT_COUNT_CAP`]).
     pub left_ended: u64,
     /// Expired tokens left (at most [`LEFT_COUNT_CAP`]).
     pub left_tokens: u64,
+    /// Audit records past retention left (at most [`LEFT_COUNT_CAP`]).
+    pub left_audit: u64,
     /// The run stopped at its time budget.
     pub out_of_time: bool,
     pub duration_ms: u64,
@@ -70,6 +77,7 @@ pub async fn cleanup(app: &App, now: Timestamp, deadline: Instant) -> Result<Cle
     let batch = settings.batch.max(1);
     let stale_cutoff = now.plus_secs(-settings.stale_after_secs);
     let retention_cutoff = now.plus_secs(-settings.retention_days * 86_400);
+    let audit_cutoff = now.plus_secs(-app.config.audit_retention_days.saturating_mul(86_400));
     let mut report = CleanupReport::default();
 
     loop {
@@ -129,6 +137,13 @@ pub async fn cleanup(app: &App, now: Timestamp, deadline: Instant) -> Result<Cle
             break;
         }
     }
+    loop {
+        let old = store.audit_before(audit_cutoff, batch).await?;
+        report.audit_deleted += store.delete_audit(&old).await?;
+        if old.len() < batch || out_of_time(deadline, &mut report) {
+            break;
+        }
+    }
     if report.out_of_time {
         report.left_stale = store.stale_sessions(stale_cutoff, LEFT_COUNT_CAP).await?.len() as u64;
         report.left_ended = store
@@ -136,6 +151,7 @@ pub async fn cleanup(app: &App, now: Timestamp, deadline: Instant) -> Result<Cle
             .await?
             .len() as u64;
         report.left_tokens = store.expired_tokens(now, LEFT_COUNT_CAP).await?.len() as u64;
+        report.left_audit = store.audit_before(audit_cutoff, LEFT_COUNT_CAP).await?.len() as u64;
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(
@@ -145,9 +161,11 @@ pub async fn cleanup(app: &App, now: Timestamp, deadline: Instant) -> Result<Cle
         connectionsClosed = report.connections_closed,
         sessionsDeleted = report.sessions_deleted,
         tokensDeleted = report.tokens_deleted,
+        auditDeleted = report.audit_deleted,
         leftStale = report.left_stale,
         leftEnded = report.left_ended,
         leftTokens = report.left_tokens,
+        leftAudit = report.left_audit,
         outOfTime = report.out_of_time,
         durationMs = report.duration_ms,
         "cleanup"

@@ -11,6 +11,7 @@
 //! | `RETENTION_DAYS` | 30 | ended sessions are kept this many days |
 //! | `CLEANUP_BATCH` | 100 (at most 1000) | items the cleanup reads and writes per step |
 //! | `LIST_READ_BUDGET` | 100000 | sessions one list or search may read before it is refused with a 400 that says what to narrow |
+//! | `AUDIT_RETENTION_DAYS` | 365 | audit records of forced offlines are kept this many days, then deleted by the cleanup |
 //!
 //! An unset, empty or unreadable value keeps its default (a deployment with a typo still serves,
 //! with the contract's behaviour); the template sets the page token key, the forced-offline budget
@@ -28,6 +29,9 @@ pub const DEFAULT_CONNECTS_PER_MINUTE: u32 = 30;
 /// otherwise (the template sets 25 beside a 29 s timeout, inside API Gateway's 30 s).
 pub const DEFAULT_OFFLINE_SECONDS: u64 = 25;
 
+/// Days an audit record of a forced offline is kept, unless `AUDIT_RETENTION_DAYS` says otherwise.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 365;
+
 /// Everything the use cases are configured by.
 #[derive(Clone)]
 pub struct Config {
@@ -40,6 +44,10 @@ pub struct Config {
     /// Sessions one listing may read.
     pub list_read_budget: ReadBudget,
     pub cleanup: CleanupSettings,
+    /// Audit records are kept this many days (the cleanup deletes older ones; DynamoDB's TTL
+    /// a day later is the backstop). Beside [`CleanupSettings`] rather than in it: the forced
+    /// offline reads it too, for the records' TTL.
+    pub audit_retention_days: i64,
 }
 
 /// What the cleanup does each run.
@@ -71,6 +79,7 @@ impl Default for Config {
             offline_budget: Duration::from_secs(DEFAULT_OFFLINE_SECONDS),
             list_read_budget: ReadBudget::default(),
             cleanup: CleanupSettings::default(),
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -83,6 +92,7 @@ impl std::fmt::Debug for Config {
             .field("offline_budget", &self.offline_budget)
             .field("list_read_budget", &self.list_read_budget)
             .field("cleanup", &self.cleanup)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +134,7 @@ impl Config {
                 retention_days: positive("RETENTION_DAYS").unwrap_or(cleanup.retention_days),
                 batch: positive("CLEANUP_BATCH").map_or(cleanup.batch, |b| b.min(1000) as usize),
             },
+            audit_retention_days: positive("AUDIT_RETENTION_DAYS").unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS),
         }
     }
 
@@ -155,6 +166,7 @@ mod tests {
             assert_eq!(config.connects_per_minute, Some(DEFAULT_CONNECTS_PER_MINUTE));
             assert_eq!(config.offline_budget, Duration::from_secs(DEFAULT_OFFLINE_SECONDS));
             assert_eq!(config.cleanup, CleanupSettings::default());
+            assert_eq!(config.audit_retention_days, DEFAULT_AUDIT_RETENTION_DAYS);
         }
     }
 
@@ -167,7 +179,9 @@ mod tests {
             ("RETENTION_DAYS", "1"),
             ("CLEANUP_BATCH", "5000"),
             ("LIST_READ_BUDGET", "500"),
+            ("AUDIT_RETENTION_DAYS", "90"),
         ]);
+        assert_eq!(config.audit_retention_days, 90);
         assert_eq!(config.list_read_budget, ReadBudget(500));
         assert_eq!(config.connects_per_minute, None, "0 turns the limit off");
         assert_eq!(config.offline_budget, Duration::from_millis(2500));

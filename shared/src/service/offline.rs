@@ -10,6 +10,23 @@
 //! target too large for it stops starting new batches, and the answer says so
 //! ([`Offline::unfinished`]); the call, being idempotent, finishes the rest when repeated.
 //! Sessions whose tokens were already revoked end at their next heartbeat or cleanup meanwhile.
+//!
+//! # The audit trail
+//!
+//! Every forced offline that passed its checks (authorised, valid, in scope: anything answered
+//! 200 or 202) writes one [`AuditRecord`] after the work, in the same request: the operator, the
+//! targets as given, the counts the answer carries, the request's id, address and user agent. A
+//! call refused with a 4xx changed nothing and records nothing; one that failed on the way (a
+//! 5xx) records nothing either, and its retry, which does the rest, records what it did.
+//!
+//! - **Once per request.** The record is keyed by the caller's tenant and the request id: the
+//!   same request delivered twice (a Lambda retry of one API Gateway request) records once. A
+//!   client's repeat is a new request, with a new id, and records again with what it did (after a
+//!   202, the rest of the work).
+//! - **When the record cannot be written** after the work succeeded, the answer is the store's
+//!   error (503 with `Retry-After` when the store is throttled or failing; the log line of the
+//!   call keeps the counts). An audit trail that silently misses a forced offline is worse than a
+//!   retry: the work is idempotent, so the client's retry changes nothing more and records it.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -18,6 +35,7 @@ use serde::Serialize;
 
 use super::App;
 use crate::domain::access::{Caller, Permission, TenantScope};
+use crate::domain::audit::{AuditId, AuditRecord, RequestOrigin, TargetType};
 use crate::domain::budget::Budget;
 use crate::domain::{ApiError, OfflineReason, Session, StoreError, TenantId, Timestamp, UserId};
 use crate::gateway::{close_all, Notice};
@@ -36,9 +54,14 @@ pub enum ReceiveObjectType {
 impl ReceiveObjectType {
     /// As the contract spells it.
     pub fn as_str(self) -> &'static str {
+        self.target_type().as_str()
+    }
+
+    /// The audit trail's name for it.
+    pub fn target_type(self) -> TargetType {
         match self {
-            ReceiveObjectType::User => "USER",
-            ReceiveObjectType::Tenant => "TENANT",
+            ReceiveObjectType::User => TargetType::User,
+            ReceiveObjectType::Tenant => TargetType::Tenant,
         }
     }
 }
@@ -86,12 +109,13 @@ pub struct Forced {
 }
 
 /// Forces the users `request` names offline, in the caller's scope (narrowed to `tenant` when
-/// the caller asked), at `now`.
+/// the caller asked), at `now`, and records it in the audit trail as coming from `origin`.
 pub async fn force_offline(
     app: &App,
     caller: &Caller,
     request: OfflineRequest,
     tenant: Option<TenantId>,
+    origin: &RequestOrigin,
     now: Timestamp,
 ) -> Result<Offline, ApiError> {
     caller.require(Permission::Offline)?;
@@ -144,7 +168,56 @@ pub async fn force_offline(
         unfinished = outcome.unfinished,
         "forced offline"
     );
+    record(app, caller, &request, &outcome, origin, now).await?;
     Ok(outcome)
+}
+
+/// Writes the audit record of a forced offline (once per tenant and request id).
+async fn record(
+    app: &App,
+    caller: &Caller,
+    request: &OfflineRequest,
+    outcome: &Offline,
+    origin: &RequestOrigin,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let record = AuditRecord {
+        id: AuditId::new_at(now),
+        tenant_id: caller.tenant_id,
+        operator_user_id: caller.user_id,
+        operator_full_name: caller.full_name.clone(),
+        target_type: request.object_type.target_type(),
+        target_ids: request.ids.clone(),
+        broadcast: request.broadcast,
+        users: outcome.data.users as u64,
+        sessions: outcome.data.sessions as u64,
+        tokens: outcome.data.tokens,
+        connections: outcome.data.connections as u64,
+        skipped_ids: outcome.data.skipped_ids.clone(),
+        request_id: origin.request_id.clone(),
+        remote_address: origin.remote_address.clone(),
+        user_agent: origin.user_agent.clone(),
+        datetime: now,
+    };
+    // DynamoDB's TTL deletes a day after the cleanup should have: a backstop, never first.
+    let expires = now.plus_secs((app.config.audit_retention_days + 1).saturating_mul(86_400));
+    match app.store.record_audit(&record, expires).await {
+        Ok(written) => {
+            if !written {
+                tracing::info!(requestId = %origin.request_id, "forced offline already recorded for this request");
+            }
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(
+                requestId = %origin.request_id,
+                operatorUserId = caller.user_id.get(),
+                %error,
+                "forced offline done but its audit record was not written; answered as failed so that it is retried"
+            );
+            Err(error.into())
+        }
+    }
 }
 
 /// The rule of a forced offline, in one place: first `revoke` (so that no client signs in again

@@ -1,12 +1,13 @@
 //! Presence, as the WebSocket routes drive it: a client connects with its token and becomes an
 //! online session, sends heartbeats while it stays, and disconnects. A session lives no longer
 //! than its token: a heartbeat on a session whose token has expired, been revoked or deleted
-//! ends it, tells the client and closes the connection.
+//! ends it, tells the client and closes the connection. A client whose token may list sessions
+//! may also subscribe to presence events ([`subscribe`]); [`super::events`] delivers them.
 
 use super::auth::authenticate;
 use super::App;
-use crate::domain::access::{session_end_reason, TokenHash};
-use crate::domain::{ApiError, OfflineReason, Session, SessionId, Timestamp};
+use crate::domain::access::{session_end_reason, Caller, Permission, TenantScope, TokenHash, TokenRecord};
+use crate::domain::{ApiError, OfflineReason, Session, SessionId, TenantId, Timestamp};
 use crate::gateway::Notice;
 use crate::store::{ConnectCheck, Opened};
 
@@ -88,14 +89,20 @@ pub async fn connect(app: &App, token: &str, request: ConnectRequest, now: Times
     }
 }
 
-/// `$disconnect`: ends the connection's session; `false` when it was unknown or already ended
-/// (harmless: a disconnect may come late, twice, or before its connect).
+/// `$disconnect`: ends the connection's session and its presence subscription; `false` when the
+/// session was unknown or already ended (harmless: a disconnect may come late, twice, or before its
+/// connect). A subscription that cannot be ended now is logged, not an error: the first event
+/// pushed to the closed connection drops it.
 pub async fn disconnect(app: &App, connection_id: &str, now: Timestamp) -> Result<bool, ApiError> {
-    let ended = app
-        .store
-        .close_connection(connection_id, now, OfflineReason::Disconnected)
-        .await?;
-    Ok(ended.is_some())
+    let (ended, unsubscribed) = futures::join!(
+        app.store
+            .close_connection(connection_id, now, OfflineReason::Disconnected),
+        app.store.unsubscribe(connection_id)
+    );
+    if let Err(error) = unsubscribed {
+        tracing::warn!(%error, connectionId = connection_id, "subscription not ended at disconnect");
+    }
+    Ok(ended?.is_some())
 }
 
 /// What became of a heartbeat.
@@ -114,18 +121,74 @@ pub enum Heartbeat {
 
 /// `$default` `{"action": "heartbeat"}`: moves the session's `lastSeenDate` while its token lives.
 pub async fn heartbeat(app: &App, connection_id: &str, now: Timestamp) -> Result<Heartbeat, ApiError> {
+    Ok(match live(app, connection_id, now).await? {
+        Liveness::Live(_) => Heartbeat::Acknowledged,
+        Liveness::Over(heartbeat) => heartbeat,
+    })
+}
+
+/// Whether a connection's session is still online, after a message from its client.
+enum Liveness {
+    /// Online, its last-seen time moved; the record of its token (`None`: a session recorded
+    /// without one, seeded data).
+    Live(Option<TokenRecord>),
+    /// Not any more: what a heartbeat would have been answered (the connection is closed).
+    Over(Heartbeat),
+}
+
+/// A message from a connection's client counts as a heartbeat: the session's last-seen time
+/// moves while its token lives, and the session ends (told and closed) when the token has.
+async fn live(app: &App, connection_id: &str, now: Timestamp) -> Result<Liveness, ApiError> {
     let Some(bound) = app.store.touch_connection(connection_id, now).await? else {
-        return Ok(already_ended(app, connection_id).await);
+        return Ok(Liveness::Over(already_ended(app, connection_id).await));
     };
-    // A session opened without a token (seeded data) is not bound to one.
     let Some(hash) = bound.token.as_ref() else {
-        return Ok(Heartbeat::Acknowledged);
+        return Ok(Liveness::Live(None));
     };
     let record = app.store.token(hash).await?;
     match session_end_reason(record.as_ref(), now) {
-        None => Ok(Heartbeat::Acknowledged),
-        Some(reason) => end_with_token(app, bound.session, reason, now).await,
+        None => Ok(Liveness::Live(record)),
+        Some(reason) => Ok(Liveness::Over(end_with_token(app, bound.session, reason, now).await?)),
     }
+}
+
+/// What became of a subscribe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    /// The connection now receives the presence events of these tenants.
+    Watching(TenantScope),
+    /// The connection's session is over (as a heartbeat would have found): nothing subscribed.
+    SessionOver(Heartbeat),
+}
+
+/// `$default` `{"action": "subscribe"}` (a platform caller may add `"tenantId"`): the connection
+/// receives the presence events of its tenant (a platform caller: every tenant, or the one it
+/// named) from now on, replacing what it watched before. The connection's token must still live
+/// and hold `message:center:online:list` (403 otherwise); a caller who is not a platform caller
+/// naming another tenant is 403 as in a listing. The subscribe counts as a heartbeat.
+pub async fn subscribe(
+    app: &App,
+    connection_id: &str,
+    tenant: Option<TenantId>,
+    now: Timestamp,
+) -> Result<Subscribed, ApiError> {
+    let record = match live(app, connection_id, now).await? {
+        Liveness::Live(record) => record,
+        Liveness::Over(heartbeat) => return Ok(Subscribed::SessionOver(heartbeat)),
+    };
+    let caller = Caller::from(record.ok_or_else(|| {
+        ApiError::forbidden("This connection was opened without a token, so it holds no permission.")
+    })?);
+    caller.require(Permission::List)?;
+    let scope = caller.scope(tenant)?;
+    app.store.subscribe(connection_id, scope, now).await?;
+    Ok(Subscribed::Watching(scope))
+}
+
+/// `$default` `{"action": "unsubscribe"}`: no more presence events on this connection; `false`
+/// when it had no subscription (harmless).
+pub async fn unsubscribe(app: &App, connection_id: &str) -> Result<bool, ApiError> {
+    Ok(app.store.unsubscribe(connection_id).await?)
 }
 
 /// A heartbeat on a session that has ended: its connection closed.

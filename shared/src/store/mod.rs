@@ -1,5 +1,6 @@
-//! Where the service keeps its state: storage only, no rules. Four traits, one per kind of use case
-//! ([`TokenStore`], [`SessionStore`], [`OfflineStore`], [`CleanupStore`]), which [`Store`] puts
+//! Where the service keeps its state: storage only, no rules. Traits by kind of use case
+//! ([`TokenStore`], [`SessionStore`], [`SubscriptionStore`], [`OfflineStore`], [`CleanupStore`],
+//! [`AuditStore`]), which [`Store`] puts
 //! together, with [`DynamoStore`] for AWS and [`MemoryStore`] for the one-process local run. Both
 //! answer listings through [`crate::domain::select_page`], so filters, order and paging mean the
 //! same everywhere, and both pass the same conformance suite (`tests/tests/store_conformance.rs`).
@@ -20,6 +21,7 @@
 //! | connect rate | `R#<tenantId>#<userId>` | `<epoch minute>` | `n`: sessions the user opened in that minute; TTL `ttl` two minutes on |
 //! | name gram ([`dynamo`]'s `names`) | `G#<tenantId>#<gram>` | `<userId>#<name hash>` | `nameUser`, `fullName`: a user of the tenant had a name holding this 3-character gram (folded) |
 //! | name seen | `N#<tenantId>#<userId>` | `<name hash>` | the name's grams are written |
+//! | presence subscription ([`dynamo`]'s `subscriptions`) | `SUB#<tenantId>` or `SUB#*` (every tenant) | `<connectionId>` | TTL `ttl` a day on; the connection item's `subscribed` names it |
 //!
 //! | GSI | pk | sk | holds |
 //! |---|---|---|---|
@@ -37,6 +39,22 @@
 //! | `byTenant` | `tenantId` (N) | `tokenHash` | every token of a tenant |
 //! | `expiryByShard` | `expiryShard` (S) | `expiresAt` (N) | tokens that expire, in 4 shards |
 //!
+//! Audit table ([`AuditStore`]), named by `AUDIT_TABLE`, key `pk` / `sk` (strings), TTL on `ttl`
+//! (a day past `AUDIT_RETENTION_DAYS`: a backstop, the cleanup deletes first):
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | audit record | `A#<tenantId>` | `<datetime epoch ms, 15 digits>#<id, 19 digits>` | the record's fields; `auditShard` `A` |
+//! | request marker | `R#<tenantId>#<requestId>` | `R` | the record's `sk`: written in the record's transaction, only when absent, so a request is recorded once |
+//!
+//! | GSI | pk | sk | holds |
+//! |---|---|---|---|
+//! | `auditByTime` | `auditShard` (S) | `sk` | every record, by time: the platform listing and the cleanup |
+//!
+//! `auditByTime` has one partition key value: audit records come at the rate administrators
+//! force users offline (a handful a minute, not a thousand a second), far below one index
+//! partition's write rate, and one partition keeps the platform listing one key-ordered query.
+//!
 //! # Access patterns
 //!
 //! | pattern | served by | cost |
@@ -53,6 +71,9 @@
 //! | open a session: is its name indexed? | GetItem `N#<t>#<u>` / name hash, beside the transaction; when not, BatchWriteItem of its grams, then that item | 1 item (a new name: its grams + 1) |
 //! | one user's sessions (detail) | Query `byUser` newest first, limit; `onlineByUser` | ≤ 50 + online items |
 //! | connection → session (disconnect, heartbeat) | GetItem `C#<connectionId>` | 1 item |
+//! | subscribe / unsubscribe (and disconnect) | UpdateItem of `C#<connectionId>`'s `subscribed` (returning the scope replaced), PutItem / DeleteItem of the subscription items | 2–3 writes |
+//! | a tenant's presence subscribers (each batch of session changes) | Query `SUB#<t>` and `SUB#*`, consistent | the subscribers |
+//! | session starts and ends, for presence events | the table's stream (new and old images), read by `online-events` (locally by the local API) | no table read |
 //! | heartbeat: is the session's token still live? | GetItem `tokenHash` (the session item keeps the hash it was opened with) | 1 item |
 //! | open a session | TransactWriteItems: session, connection, counter shard, the user's connect-rate item (conditioned on the limit), and a check that the token is not revoked | 4 writes, 1 condition check |
 //! | end a session | TransactWriteItems conditioned on still online: session, counter shard | 2 writes |
@@ -63,6 +84,10 @@
 //! | a user's / tenant's tokens (revocation) | Query `byUser` / `byTenant` | tokens of the user / tenant |
 //! | many users of one tenant (forced offline by `USER` ids) | Query `byTenant` and `onlineByTenant` once, kept in memory by user | the tenant's tokens and online sessions |
 //! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
+//! | write an audit record once per tenant and request id | TransactWriteItems: the record, and the request's marker put with `attribute_not_exists` | 2 writes |
+//! | a tenant's audit records in a time range (audit listing) | Query `pk = A#t`, `sk` BETWEEN the range's bounds | the range's records, refused past the read budget |
+//! | every tenant's audit records (platform audit listing) | Query `auditByTime` (`auditShard = A`), `sk` BETWEEN the bounds | the range's records, refused past the read budget |
+//! | audit records past retention (cleanup) | Query `auditByTime` with `sk < cutoff`, then BatchWriteItem deletes of each record and its marker | old records read, 2 deletes each |
 //!
 //! Which listings take which row is decided by [`crate::domain::plan`]; a page token (a cursor)
 //! turns any key-ordered page into a read of one page, whatever its number. Every listing counts
@@ -97,7 +122,7 @@
 pub mod dynamo;
 pub mod memory;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 
@@ -105,8 +130,11 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 use crate::domain::access::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::audit::{AuditRecord, TimeRange};
 use crate::domain::error::StoreError;
-use crate::domain::{Counter, OfflineReason, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId};
+use crate::domain::{
+    Counter, OfflineReason, ReadBudget, Session, SessionPage, SessionQuery, TenantId, Timestamp, UserId,
+};
 
 /// A user and the tenant it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -209,12 +237,40 @@ impl SessionCounts {
 /// Everything the service stores, as one object: the four traits below, and what the store has
 /// asked of DynamoDB. Every read that serves a caller takes a [`TenantScope`], so tenant isolation
 /// is decided by the store's keys, never by each handler.
-pub trait Store: TokenStore + SessionStore + OfflineStore + CleanupStore + 'static {
+pub trait Store:
+    TokenStore + SessionStore + SubscriptionStore + OfflineStore + CleanupStore + AuditStore + 'static
+{
     /// What this store has asked of DynamoDB since it was made; zeros for a store that is not
     /// DynamoDB.
     fn usage(&self) -> UsageSnapshot {
         UsageSnapshot::default()
     }
+}
+
+/// The audit trail of forced offlines ([`crate::domain::audit`]).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Writes `record` unless a record of its tenant and request id is already written; `true`
+    /// when this call wrote it. A repeat (the same request delivered twice) writes nothing.
+    /// `expires` is the backstop of the cleanup: DynamoDB's TTL may delete the record after it.
+    async fn record_audit(&self, record: &AuditRecord, expires: Timestamp) -> Result<bool, StoreError>;
+
+    /// The records of `scope` whose `datetime` lies in `range`, in any order; refused with
+    /// [`StoreError::ReadBudget`] when that would read more than `budget` records.
+    async fn audit_records(
+        &self,
+        scope: TenantScope,
+        range: TimeRange,
+        budget: ReadBudget,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Records written before `cutoff`, oldest first, at most `limit` (every tenant's: the
+    /// cleanup's read).
+    async fn audit_before(&self, cutoff: Timestamp, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Deletes these records (and what makes their request recorded once); returns how many this
+    /// call deleted.
+    async fn delete_audit(&self, records: &[AuditRecord]) -> Result<u64, StoreError>;
 }
 
 /// Tokens, as the identity service issues them, keyed by their hash.
@@ -347,4 +403,30 @@ pub trait CleanupStore: Send + Sync {
 
     /// Deletes these tokens where they have expired at `now`; returns how many this call deleted.
     async fn delete_expired_tokens(&self, hashes: &[TokenHash], now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Who receives presence events: the connections subscribed to them, each with the tenants it
+/// watches. A subscription lives with its connection: it is replaced by the connection's next
+/// subscribe, ended by an unsubscribe or the disconnect, dropped when a push finds the
+/// connection gone, and (DynamoDB) expires a day after it was made, when API Gateway has long
+/// closed the connection.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Subscribes `connection_id` to the presence events of `scope`, replacing whatever the
+    /// connection watched before.
+    async fn subscribe(&self, connection_id: &str, scope: TenantScope, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Ends the connection's subscription; `false` when it had none.
+    async fn unsubscribe(&self, connection_id: &str) -> Result<bool, StoreError>;
+
+    /// For each of `tenants`, the connections that receive its events: those watching it and
+    /// those watching every tenant (read once for all of them).
+    async fn subscribers_of(&self, tenants: &BTreeSet<TenantId>)
+        -> Result<BTreeMap<TenantId, Vec<String>>, StoreError>;
+
+    /// The connections that receive the events of `tenant`.
+    async fn subscribers(&self, tenant: TenantId) -> Result<Vec<String>, StoreError> {
+        let mut found = self.subscribers_of(&BTreeSet::from([tenant])).await?;
+        Ok(found.remove(&tenant).unwrap_or_default())
+    }
 }

@@ -1,7 +1,8 @@
 //! The WebSocket adapter: API Gateway's WebSocket route events in, the presence use cases
 //! ([`crate::service::presence`]) called, API Gateway's route responses out. `$connect` records
 //! an online session (a bad token is refused with 401, a user over `CONNECTS_PER_MINUTE` with 429;
-//! either leaves nothing), `$disconnect` ends it, and `$default` answers heartbeats. The Lambda
+//! either leaves nothing), `$disconnect` ends it, and `$default` answers heartbeats and
+//! presence subscriptions (`subscribe`, `unsubscribe`). The Lambda
 //! functions and the local API's `/ws` both call [`handle`], with the same API Gateway event
 //! shape. Answers use the HTTP envelope ([`crate::http::envelope`]); the messages a client
 //! receives are [`crate::gateway::Notice`]s.
@@ -14,11 +15,12 @@ use aws_lambda_events::encodings::Body as EventBody;
 use futures::FutureExt;
 use serde::Serialize;
 
-use crate::domain::{ApiError, SessionId, Timestamp};
+use crate::domain::{ApiError, SessionId, TenantId, Timestamp};
 use crate::gateway::Notice;
 use crate::http::bearer_token;
 use crate::http::envelope::{failure, success, to_data};
-use crate::service::presence::{self, ConnectRequest, Heartbeat};
+use crate::http::query::parse_tenant_id;
+use crate::service::presence::{self, ConnectRequest, Heartbeat, Subscribed};
 use crate::service::App;
 
 /// The WebSocket routes.
@@ -160,21 +162,68 @@ fn error_notice(now: Timestamp, msg: &str) -> String {
     .unwrap_or_default()
 }
 
-/// `$default`: `{"action": "heartbeat"}` is answered `HEARTBEAT_ACK`; anything else is answered
-/// with an error and changes nothing. A heartbeat on a session that has ended is told so (its
-/// connection is closed); one whose token has ended gets an empty answer, the `SESSION_ENDED`
-/// notice having gone through the gateway before the close.
-async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timestamp) -> ApiGatewayProxyResponse {
-    let action = body
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-        .and_then(|value| value.get("action").and_then(|a| a.as_str()).map(str::to_owned));
-    if action.as_deref() != Some("heartbeat") {
-        return text_response(error_notice(
-            now,
-            "Unknown message; the one message understood is {\"action\": \"heartbeat\"}.",
-        ));
+/// A message a client sends on `$default`.
+#[derive(Debug, PartialEq, Eq)]
+enum ClientMessage {
+    Heartbeat,
+    /// `tenantId`: the tenant a platform caller narrows to.
+    Subscribe(Option<TenantId>),
+    Unsubscribe,
+}
+
+/// What the client is told when its message is not understood.
+const UNKNOWN_MESSAGE: &str = "Unknown message; send {\"action\": \"heartbeat\"}, {\"action\": \"subscribe\"} \
+     (a platform caller may add \"tenantId\") or {\"action\": \"unsubscribe\"}.";
+
+/// Reads a client's message; the error is what to tell it.
+fn client_message(body: Option<&str>) -> Result<ClientMessage, ApiError> {
+    let value: serde_json::Value = body
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| ApiError::invalid("action", UNKNOWN_MESSAGE))?;
+    match value.get("action").and_then(|action| action.as_str()) {
+        Some("heartbeat") => Ok(ClientMessage::Heartbeat),
+        Some("unsubscribe") => Ok(ClientMessage::Unsubscribe),
+        Some("subscribe") => {
+            let tenant = match value.get("tenantId") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(text)) => Some(parse_tenant_id(text)?),
+                Some(serde_json::Value::Number(number)) => Some(parse_tenant_id(&number.to_string())?),
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        "tenantId",
+                        "tenantId must be a positive int64 of decimal digits",
+                    ))
+                }
+            };
+            Ok(ClientMessage::Subscribe(tenant))
+        }
+        _ => Err(ApiError::invalid("action", UNKNOWN_MESSAGE)),
     }
-    match presence::heartbeat(app, connection_id, now).await {
+}
+
+/// `$default`: `{"action": "heartbeat"}` is answered `HEARTBEAT_ACK`, `{"action": "subscribe"}`
+/// `SUBSCRIBED` (then `PRESENCE` events follow), `{"action": "unsubscribe"}` `UNSUBSCRIBED`;
+/// anything else, or a subscribe without the permission, is answered with an `ERROR` and changes
+/// nothing. A message on a session that has ended is told so (its connection is closed); one whose
+/// token has ended gets an empty answer, the `SESSION_ENDED` notice having gone through the
+/// gateway before the close.
+async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timestamp) -> ApiGatewayProxyResponse {
+    let heartbeat = match client_message(body) {
+        Err(error) => return text_response(error_notice(now, &error.msg)),
+        Ok(ClientMessage::Heartbeat) => presence::heartbeat(app, connection_id, now).await,
+        Ok(ClientMessage::Subscribe(tenant)) => match presence::subscribe(app, connection_id, tenant, now).await {
+            Ok(Subscribed::Watching(_)) => return text_response(Notice::subscribed(now)),
+            Ok(Subscribed::SessionOver(heartbeat)) => Ok(heartbeat),
+            Err(error) => Err(error),
+        },
+        Ok(ClientMessage::Unsubscribe) => {
+            return match presence::unsubscribe(app, connection_id).await {
+                Ok(_) => text_response(Notice::unsubscribed(now)),
+                Err(error) => text_response(error_notice(now, &error.msg)),
+            }
+        }
+    };
+    match heartbeat {
         Ok(Heartbeat::Acknowledged) => text_response(Notice::heartbeat_ack(now)),
         Ok(Heartbeat::SessionEnded(_)) => {
             let mut out = ApiGatewayProxyResponse::default();
@@ -186,5 +235,49 @@ async fn message(app: &App, connection_id: &str, body: Option<&str>, now: Timest
             "This connection's session has ended; connect again to go online.",
         )),
         Err(error) => text_response(error_notice(now, &error.msg)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_are_read_and_bad_ones_named() {
+        assert_eq!(
+            client_message(Some(r#"{"action":"heartbeat"}"#)),
+            Ok(ClientMessage::Heartbeat)
+        );
+        assert_eq!(
+            client_message(Some(r#"{"action":"unsubscribe"}"#)),
+            Ok(ClientMessage::Unsubscribe)
+        );
+        assert_eq!(
+            client_message(Some(r#"{"action":"subscribe"}"#)),
+            Ok(ClientMessage::Subscribe(None))
+        );
+        for tenant in [r#""42""#, "42"] {
+            let text = format!(r#"{{"action":"subscribe","tenantId":{tenant}}}"#);
+            assert_eq!(
+                client_message(Some(&text)),
+                Ok(ClientMessage::Subscribe(Some(TenantId(42))))
+            );
+        }
+        for bad in [r#""0""#, "-1", r#""x""#, "1.5", "true", r#""99999999999999999999""#] {
+            let text = format!(r#"{{"action":"subscribe","tenantId":{bad}}}"#);
+            let error = client_message(Some(&text)).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some("tenantId"), "{bad}");
+        }
+        for bad in [
+            None,
+            Some(""),
+            Some("{"),
+            Some("[]"),
+            Some(r#"{"action":"dance"}"#),
+            Some(r#"{"action":1}"#),
+        ] {
+            let error = client_message(bad).unwrap_err();
+            assert!(error.msg.contains("subscribe"), "{bad:?}: {}", error.msg);
+        }
     }
 }

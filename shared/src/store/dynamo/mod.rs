@@ -5,6 +5,7 @@
 //! (bulk loading) and [`schema`] (the tables). Caller input reaches DynamoDB only as expression
 //! attribute values; attribute names are [`schema::attr`]'s constants.
 
+mod audit;
 mod calls;
 mod cleanup;
 mod codec;
@@ -14,6 +15,8 @@ mod offline;
 mod reads;
 mod seed;
 mod sessions;
+pub mod stream;
+mod subscriptions;
 mod tokens;
 mod writes;
 

@@ -3,28 +3,32 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
 use crate::domain::error::StoreError;
 
-/// The names of the two tables (in Lambda, from `SESSIONS_TABLE` and `TOKENS_TABLE`).
+/// The names of the tables (in Lambda, from `SESSIONS_TABLE`, `TOKENS_TABLE` and `AUDIT_TABLE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     pub sessions: String,
     pub tokens: String,
+    /// The audit trail of forced offlines.
+    pub audit: String,
 }
 
 impl TableNames {
     pub const DEFAULT_SESSIONS: &'static str = "message-center-online-sessions";
     pub const DEFAULT_TOKENS: &'static str = "message-center-online-tokens";
+    pub const DEFAULT_AUDIT: &'static str = "message-center-online-audit";
 
     /// Both tables under a common prefix, for tests that each want tables of their own.
     pub fn with_prefix(prefix: &str) -> Self {
         TableNames {
             sessions: format!("{prefix}-sessions"),
             tokens: format!("{prefix}-tokens"),
+            audit: format!("{prefix}-audit"),
         }
     }
 }
@@ -87,6 +91,26 @@ pub mod attr {
     /// item stays out of the `byUser` index).
     pub const NAME_USER: &str = "nameUser";
     pub const PLATFORM: &str = "platform";
+    /// On an audit record: partition key of `auditByTime` (always [`super::AUDIT_SHARD`]).
+    pub const AUDIT_SHARD: &str = "auditShard";
+    /// On an audit record (with `id` as a number, `tenantId`, `remoteAddress`, `userAgent` and
+    /// `sessions` as named above) and, for `recordSk`, on its request marker.
+    pub const OPERATOR_USER_ID: &str = "operatorUserId";
+    pub const OPERATOR_FULL_NAME: &str = "operatorFullName";
+    pub const TARGET_TYPE: &str = "targetType";
+    pub const TARGET_IDS: &str = "targetIds";
+    pub const BROADCAST: &str = "broadcast";
+    pub const USERS: &str = "users";
+    pub const TOKENS: &str = "tokens";
+    pub const CONNECTIONS: &str = "connections";
+    pub const SKIPPED_IDS: &str = "skippedIds";
+    pub const REQUEST_ID: &str = "requestId";
+    /// When the audit record was written (epoch ms).
+    pub const DATETIME: &str = "datetime";
+    /// On a request marker: the `sk` of the record it stands for.
+    pub const RECORD_SK: &str = "recordSk";
+    /// On a connection item: the tenants its presence subscription watches (a tenant id, or `*`).
+    pub const SUBSCRIBED: &str = "subscribed";
 }
 
 /// Index names, used by the store's queries.
@@ -99,6 +123,7 @@ pub mod index {
     pub const TOKENS_BY_USER: &str = "byUser";
     pub const TOKENS_BY_TENANT: &str = "byTenant";
     pub const EXPIRY_BY_SHARD: &str = "expiryByShard";
+    pub const AUDIT_BY_TIME: &str = "auditByTime";
 }
 
 /// Attribute the tokens table's TTL deletes on (epoch seconds): a backstop to the cleanup.
@@ -116,6 +141,9 @@ pub struct TableSpec {
     pub attributes: &'static [(&'static str, bool)],
     /// `(index name, partition key, sort key)`.
     pub indexes: &'static [(&'static str, &'static str, &'static str)],
+    /// A stream of every change with its old and new image (the sessions table's: presence
+    /// events are made from it).
+    pub stream: bool,
 }
 
 pub const SESSIONS_TABLE: TableSpec = TableSpec {
@@ -140,6 +168,24 @@ pub const SESSIONS_TABLE: TableSpec = TableSpec {
         (index::STALE_BY_SHARD, attr::ONLINE_SHARD, attr::LAST_SEEN_DATE),
         (index::ENDED_BY_SHARD, attr::ENDED_SHARD, attr::OFFLINE_DATE),
     ],
+    stream: true,
+};
+
+/// Attribute the audit table's TTL deletes on (epoch seconds): a day past the retention, a
+/// backstop to the cleanup, which deletes records and their request markers first.
+pub const AUDIT_TTL_ATTRIBUTE: &str = "ttl";
+/// The one value of `auditShard`: audit records come at the rate of administrators' actions, far
+/// below what one index partition takes (see the store's module docs).
+pub const AUDIT_SHARD: &str = "A";
+
+/// The audit table: records under `A#<tenant>`, sorted by time; request markers under
+/// `R#<tenant>#<request id>`; `auditByTime` over every record.
+pub const AUDIT_TABLE: TableSpec = TableSpec {
+    partition_key: attr::PK,
+    sort_key: Some(attr::SK),
+    attributes: &[(attr::PK, false), (attr::SK, false), (attr::AUDIT_SHARD, false)],
+    indexes: &[(index::AUDIT_BY_TIME, attr::AUDIT_SHARD, attr::SK)],
+    stream: false,
 };
 
 pub const TOKENS_TABLE: TableSpec = TableSpec {
@@ -157,6 +203,7 @@ pub const TOKENS_TABLE: TableSpec = TableSpec {
         (index::TOKENS_BY_TENANT, attr::TENANT_ID, attr::TOKEN_HASH),
         (index::EXPIRY_BY_SHARD, attr::EXPIRY_SHARD, attr::EXPIRES_AT),
     ],
+    stream: false,
 };
 
 fn failure(what: &str, error: impl std::fmt::Display) -> StoreError {
@@ -205,9 +252,20 @@ pub async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Resu
                 .map_err(|e| failure("index definition", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let stream = spec
+        .stream
+        .then(|| {
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(|e| failure("stream specification", e))
+        })
+        .transpose()?;
     client
         .create_table()
         .table_name(name)
+        .set_stream_specification(stream)
         .set_key_schema(Some(key_schema))
         .set_attribute_definitions(Some(attributes))
         .set_global_secondary_indexes(Some(indexes))
@@ -218,7 +276,7 @@ pub async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Resu
     Ok(())
 }
 
-/// Creates both tables and turns on their TTL, as `template.yaml` does in AWS.
+/// Creates the tables and turns on their TTL, as `template.yaml` does in AWS.
 pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), StoreError> {
     create_table(client, &names.sessions, &SESSIONS_TABLE).await?;
     create_table(client, &names.tokens, &TOKENS_TABLE).await?;
@@ -226,19 +284,30 @@ pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), St
         (&names.sessions, SESSIONS_TTL_ATTRIBUTE),
         (&names.tokens, TOKENS_TTL_ATTRIBUTE),
     ] {
-        let ttl = TimeToLiveSpecification::builder()
-            .attribute_name(attribute)
-            .enabled(true)
-            .build()
-            .map_err(|e| failure("ttl", e))?;
-        client
-            .update_time_to_live()
-            .table_name(table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
-            .map_err(|e| failure("update ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        enable_ttl(client, table, attribute).await?;
     }
+    create_audit_table(client, names).await
+}
+
+/// Creates the audit table and turns on its TTL.
+async fn create_audit_table(client: &Client, names: &TableNames) -> Result<(), StoreError> {
+    create_table(client, &names.audit, &AUDIT_TABLE).await?;
+    enable_ttl(client, &names.audit, AUDIT_TTL_ATTRIBUTE).await
+}
+
+async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(attribute)
+        .enabled(true)
+        .build()
+        .map_err(|e| failure("ttl", e))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| failure("update ttl", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
     Ok(())
 }
 
@@ -253,7 +322,10 @@ pub async fn ensure_tables(client: &Client, names: &TableNames) -> Result<(), St
         .table_names
         .unwrap_or_default();
     match (existing.contains(&names.sessions), existing.contains(&names.tokens)) {
-        (true, true) => Ok(()),
+        // The audit table came later than the other two: a server holding those from an earlier
+        // run gets it added.
+        (true, true) if existing.contains(&names.audit) => Ok(()),
+        (true, true) => create_audit_table(client, names).await,
         (false, false) => create_tables(client, names).await,
         _ => Err(StoreError::Failure(format!(
             "only one of the tables {} and {} exists; delete it or create the other",

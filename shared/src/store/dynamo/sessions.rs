@@ -24,8 +24,12 @@ use crate::store::{BoundSession, ConnectCheck, Opened, SessionCounts, SessionSto
 impl SessionStore for DynamoStore {
     async fn open_session(&self, session: &Session, check: Option<&ConnectCheck>) -> Result<Opened, StoreError> {
         let mut writes = vec![
-            self.put_new(session_item(session, check.map(|c| &c.token)), attr::ID)?,
-            self.put_new(connection_item(session), attr::SESSION_ID)?,
+            self.put_new(
+                &self.tables.sessions,
+                session_item(session, check.map(|c| &c.token)),
+                Some(attr::ID),
+            )?,
+            self.put_new(&self.tables.sessions, connection_item(session), Some(attr::SESSION_ID))?,
             self.counter_write(CounterChange {
                 tenant: session.tenant_id,
                 sessions: 1,

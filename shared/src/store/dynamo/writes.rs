@@ -155,11 +155,15 @@ impl DynamoStore {
         })
     }
 
-    /// Puts an item that must not exist yet; `mark` is the attribute that makes it this call's.
-    pub(super) fn put_new(&self, item: Item, mark: &'static str) -> Result<Write, StoreError> {
-        let landed = item.get(mark).cloned().map(|value| (mark, value)).into_iter().collect();
+    /// Puts an item into `table` that must not exist yet (the old item comes back when it does);
+    /// `mark`, if any, is the attribute that makes it this call's.
+    pub(super) fn put_new(&self, table: &str, item: Item, mark: Option<&'static str>) -> Result<Write, StoreError> {
+        let landed = mark
+            .and_then(|mark| item.get(mark).cloned().map(|value| (mark, value)))
+            .into_iter()
+            .collect();
         let put = Put::builder()
-            .table_name(&self.tables.sessions)
+            .table_name(table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)

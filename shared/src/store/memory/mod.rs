@@ -24,21 +24,23 @@
 //! behind a chunk of each of them, and with one per core it waits behind one chunk at most, while
 //! the listings, bound by the cores anyway, take no longer in total.
 
+mod audit;
 mod listing;
 mod state;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
 use super::{
-    BoundSession, CleanupStore, ConnectCheck, OfflineStore, Opened, SessionCounts, SessionStore, Store, SweepPage,
-    TenantRevocation, TokenStore, UserRef,
+    BoundSession, CleanupStore, ConnectCheck, OfflineStore, Opened, SessionCounts, SessionStore, Store,
+    SubscriptionStore, SweepPage, TenantRevocation, TokenStore, UserRef,
 };
 use crate::domain::access::{TenantScope, TokenHash, TokenRecord};
 use crate::domain::error::StoreError;
+use crate::domain::events::SessionChange;
 use crate::domain::{OfflineReason, Session, SessionId, SessionPage, SessionQuery, TenantId, Timestamp, UserId};
 use state::State;
 
@@ -75,9 +77,51 @@ impl MemoryStore {
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Every session start and end from now on, in the order written: the local API turns them
+    /// into presence events. A listener that falls more than 65,536 changes behind is told how
+    /// many it missed (`RecvError::Lagged`).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<SessionChange> {
+        self.read().feed.subscribe()
+    }
 }
 
 impl Store for MemoryStore {}
+
+#[async_trait]
+impl SubscriptionStore for MemoryStore {
+    /// As on DynamoDB, only a connection that carries a session subscribes.
+    async fn subscribe(&self, connection_id: &str, scope: TenantScope, _at: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.write();
+        if matches!(state.connections.get(connection_id), Some(Some(_))) {
+            state.subscriptions.insert(connection_id.to_owned(), scope);
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, connection_id: &str) -> Result<bool, StoreError> {
+        Ok(self.write().subscriptions.remove(connection_id).is_some())
+    }
+
+    async fn subscribers_of(
+        &self,
+        tenants: &BTreeSet<TenantId>,
+    ) -> Result<BTreeMap<TenantId, Vec<String>>, StoreError> {
+        let state = self.read();
+        Ok(tenants
+            .iter()
+            .map(|&tenant| {
+                let watching = state
+                    .subscriptions
+                    .iter()
+                    .filter(|(_, scope)| scope.contains(tenant))
+                    .map(|(connection, _)| connection.clone())
+                    .collect();
+                (tenant, watching)
+            })
+            .collect())
+    }
+}
 
 #[async_trait]
 impl TokenStore for MemoryStore {

@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use tokio::sync::broadcast;
+
 use crate::domain::access::{TenantScope, TokenHash, TokenRecord};
+use crate::domain::events::SessionChange;
 use crate::domain::plan::name_grams;
 use crate::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
 use crate::store::SessionCounts;
@@ -32,6 +35,40 @@ pub(super) struct State {
     /// Sessions each user opened, by `(tenant, user, epoch minute)`; only the current minute is
     /// ever read, older entries are dropped as new ones come.
     pub(super) connects: HashMap<(TenantId, UserId, i64), u32>,
+    /// The audit trail of forced offlines ([`super::audit`]).
+    pub(super) audit: super::audit::AuditTrail,
+    /// Presence subscriptions: connection id → the tenants it watches.
+    pub(super) subscriptions: HashMap<String, TenantScope>,
+    /// Every session start and end, as it is written (what DynamoDB's stream is to that store).
+    pub(super) feed: ChangeFeed,
+}
+
+/// Session changes, broadcast to whoever listens ([`super::MemoryStore::changes`]); nothing is
+/// kept or cloned while no one does.
+pub(super) struct ChangeFeed(broadcast::Sender<SessionChange>);
+
+/// Changes a listener may fall behind by before it misses some (it is told how many).
+const FEED_CAPACITY: usize = 65_536;
+
+impl Default for ChangeFeed {
+    fn default() -> Self {
+        ChangeFeed(broadcast::channel(FEED_CAPACITY).0)
+    }
+}
+
+impl ChangeFeed {
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<SessionChange> {
+        self.0.subscribe()
+    }
+
+    fn publish(&self, before: Option<&Session>, after: &Session) {
+        if self.0.receiver_count() > 0 {
+            let _ = self.0.send(SessionChange {
+                before: before.cloned(),
+                after: Some(after.clone()),
+            });
+        }
+    }
 }
 
 impl State {
@@ -54,6 +91,7 @@ impl State {
         let counts = self.counts.entry(tenant).or_default();
         counts.sessions += 1;
         counts.online += u64::from(session.online());
+        self.feed.publish(None, &session);
         self.sessions.insert(id, session);
     }
 
@@ -63,8 +101,10 @@ impl State {
         if !session.online() {
             return None;
         }
+        let before = session.clone();
         *session = session.clone().ended(at, reason);
         let ended = session.clone();
+        self.feed.publish(Some(&before), &ended);
         self.online_by_tenant.remove(&(ended.tenant_id, id));
         if let Some(counts) = self.counts.get_mut(&ended.tenant_id) {
             counts.online = counts.online.saturating_sub(1);

@@ -1,6 +1,11 @@
 //! Reaching live WebSocket connections: push a message to one, or close it. In AWS this is the
 //! API Gateway Management API; the local API has its own in-process implementation. A connection
-//! that is already gone is not an error: it is reported as [`Delivery::Gone`].
+//! that is already gone is not an error: it is reported as [`Delivery::Gone`]. Presence events
+//! also go to an event bus ([`event_bus`]).
+
+pub mod event_bus;
+
+pub use event_bus::{EventBridgeBus, EventBus, NoEventBus};
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
@@ -90,15 +95,30 @@ impl Notice<'_> {
         serde_json::to_string(&notice).unwrap_or_default()
     }
 
-    /// The answer to a heartbeat.
-    pub fn heartbeat_ack(at: Timestamp) -> String {
+    /// The answer to a subscribe: presence events follow.
+    pub fn subscribed(at: Timestamp) -> String {
+        Notice::plain("SUBSCRIBED", at)
+    }
+
+    /// The answer to an unsubscribe: no more presence events.
+    pub fn unsubscribed(at: Timestamp) -> String {
+        Notice::plain("UNSUBSCRIBED", at)
+    }
+
+    /// `{"type": kind, "datetime": at}`.
+    fn plain(kind: &'static str, at: Timestamp) -> String {
         serde_json::to_string(&Notice {
-            kind: "HEARTBEAT_ACK",
+            kind,
             reason: None,
             datetime: at,
             msg: None,
         })
         .unwrap_or_default()
+    }
+
+    /// The answer to a heartbeat.
+    pub fn heartbeat_ack(at: Timestamp) -> String {
+        Notice::plain("HEARTBEAT_ACK", at)
     }
 
     /// The notice a client receives before its connection is closed because its session ended
