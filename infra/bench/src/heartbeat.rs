@@ -22,15 +22,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
+
+use message_center::domain::access::Permission;
 use message_center::domain::access::TenantScope;
-use message_center::domain::access::{Permission, TokenHash, TokenRecord};
-use message_center::domain::{OfflineReason, Session, TenantId, UserId};
+use message_center::domain::{OfflineReason, Session, TenantId};
 use message_center::http::query::{parse_session_query, ListMode};
 use message_center::http::BASE_PATH;
 use message_center::store::{MemoryStore, SessionStore, Store, TokenStore};
 use message_center_tests::fixtures::{at, ended, online};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::token;
 
 const ADMIN_TOKEN: &str = "bench-heartbeat-admin-tenant-1";
 const CLIENT_TOKEN: &str = "bench-heartbeat-user-tenant-2";
@@ -42,20 +45,6 @@ const LOAD_TIME: Duration = Duration::from_secs(10);
 const LISTING_CLIENTS: usize = 20;
 /// The listings each HTTP client runs in turn: every one reads the whole tenant.
 const LISTINGS: [&str; 2] = ["?orderBy=fullName&pageSize=2000", "/search?fullName=a"];
-
-fn token(token: &str, tenant: i64, user: i64, permissions: &[Permission]) -> TokenRecord {
-    TokenRecord {
-        hash: TokenHash::of(token),
-        user_id: UserId(user),
-        tenant_id: TenantId(tenant),
-        full_name: format!("Bench {user}"),
-        avatar: None,
-        permissions: permissions.iter().map(|p| p.name().to_owned()).collect(),
-        platform: false,
-        expires_at: None,
-        revoked_at: None,
-    }
-}
 
 /// `total` sessions of tenant 1, one a second, 2,000 users with varied names, a third online.
 fn tenant_of(total: usize) -> Vec<Session> {
@@ -86,11 +75,11 @@ pub async fn heartbeat_under_load(total: usize) {
         store.open_session(&session, None).await.expect("the seed is stored");
     }
     store
-        .put_token(&token(ADMIN_TOKEN, 1, 1, &[Permission::List]))
+        .put_token(&token(ADMIN_TOKEN, 1, 1, &[Permission::List], false))
         .await
         .expect("the admin token is stored");
     store
-        .put_token(&token(CLIENT_TOKEN, 2, 2_001, &[]))
+        .put_token(&token(CLIENT_TOKEN, 2, 2_001, &[], false))
         .await
         .expect("the client token is stored");
     eprintln!("seeded {total} sessions in {:.1} s", started.elapsed().as_secs_f64());

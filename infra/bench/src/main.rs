@@ -151,6 +151,28 @@ enum StoreFree {
 /// Processes started per function, for the cold-start and init figures (their median).
 const COLD_STARTS: usize = 10;
 
+/// A token record for the benches' own clients (no log capture, unlike the tests' fixture).
+fn token(
+    token: &str,
+    tenant: i64,
+    user: i64,
+    permissions: &[message_center::domain::Permission],
+    platform: bool,
+) -> message_center::domain::TokenRecord {
+    use message_center::domain::{TenantId, TokenHash, UserId};
+    message_center::domain::TokenRecord {
+        hash: TokenHash::of(token),
+        user_id: UserId(user),
+        tenant_id: TenantId(tenant),
+        full_name: format!("Bench {user}"),
+        avatar: None,
+        permissions: permissions.iter().map(|p| p.name().to_owned()).collect(),
+        platform,
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     let repository = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     std::fs::read(format!("{repository}/events/{name}.json")).expect("the fixture")

@@ -24,6 +24,7 @@
 //! list prices ([`Prices`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -33,10 +34,11 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{SinkExt, StreamExt};
+
 use local_api::presence::{Feed, StreamReader};
 use local_api::Options;
 use message_center::domain::events::{PresenceEvent, SessionChange, EVENT_SOURCE};
-use message_center::domain::{Permission, Session, TenantId, TenantScope, Timestamp, TokenHash, TokenRecord, UserId};
+use message_center::domain::{Permission, Session, TenantId, TenantScope, Timestamp};
 use message_center::gateway::{EventBus, GatewayError};
 use message_center::service::events::publish;
 use message_center::service::App;
@@ -46,6 +48,8 @@ use message_center_tests::dynamodb::{endpoint, fresh_store};
 use message_center_tests::fixtures::online;
 use message_center_tests::gateway::RecordingGateway;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::token;
 
 /// Clients per user: under the default `CONNECTS_PER_MINUTE` (30), should the run cross no minute.
 const CLIENTS_PER_USER: usize = 25;
@@ -85,18 +89,17 @@ const SUBSCRIBERS: [Subscriber; 3] = [
     },
 ];
 
-fn token(token: &str, tenant: i64, user: i64, permissions: &[Permission], platform: bool) -> TokenRecord {
-    TokenRecord {
-        hash: TokenHash::of(token),
-        user_id: UserId(user),
-        tenant_id: TenantId(tenant),
-        full_name: format!("Bench {user}"),
-        avatar: None,
-        permissions: permissions.iter().map(|p| p.name().to_owned()).collect(),
-        platform,
-        expires_at: None,
-        revoked_at: None,
-    }
+/// A reader of `store`'s sessions stream on moto, from now on.
+async fn stream_of(store: &DynamoStore) -> StreamReader {
+    let sdk = message_center::lambda::aws::sdk_config_from_env("bench");
+    StreamReader::open(
+        &sdk,
+        store.client(),
+        &store.tables().sessions,
+        Some(endpoint().to_owned()),
+    )
+    .await
+    .expect("the sessions table's stream is open")
 }
 
 fn client_token(user: usize) -> String {
@@ -118,15 +121,7 @@ pub async fn presence(args: &[String]) {
     }
     if runs("dynamodb") {
         let store = fresh_store().await;
-        let sdk = message_center::lambda::aws::sdk_config_from_env("bench");
-        let reader = StreamReader::open(
-            &sdk,
-            store.client(),
-            &store.tables().sessions,
-            Some(endpoint().to_owned()),
-        )
-        .await
-        .expect("the sessions table's stream is open");
+        let reader = stream_of(&store).await;
         delivery("dynamodb-stream", Arc::new(store), Feed::Stream(reader), clients).await;
     }
     if runs("cost") {
@@ -617,15 +612,7 @@ async fn cost(scenario: Scenario, subscribers: usize) {
     let item_bytes = subscription_item_bytes(&store, scope).await;
 
     // The events: sessions started, read back from the table's stream.
-    let sdk = message_center::lambda::aws::sdk_config_from_env("bench");
-    let mut reader = StreamReader::open(
-        &sdk,
-        store.client(),
-        &store.tables().sessions,
-        Some(endpoint().to_owned()),
-    )
-    .await
-    .expect("the sessions table's stream is open");
+    let mut reader = stream_of(&store).await;
     let sessions: Vec<Session> = (0..COST_EVENTS)
         .map(|n| {
             let tenant = match scenario {
