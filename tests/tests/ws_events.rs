@@ -27,7 +27,7 @@ async fn run(app: &App, route: WsRoute, fixture: &str) -> ApiGatewayProxyRespons
 }
 
 async fn the_fixtures_in_order(store: Arc<dyn Store>) {
-    assert_eq!(ws_fixtures().len(), 6, "a new ws fixture needs a step here");
+    assert_eq!(ws_fixtures().len(), 7, "a new ws fixture needs a step here");
     local_api::demo::seed(store.as_ref(), Timestamp::now()).await.unwrap();
     let gateway = Arc::new(RecordingGateway::with_live(["L0SM9cOFvHcCIhw=".to_owned()]));
     let app = App {
@@ -91,6 +91,15 @@ async fn the_fixtures_in_order(store: Arc<dyn Store>) {
         "it says what is understood"
     );
 
+    // The admin of tenant 1 subscribes to its tenant's presence; the disconnect ends it.
+    let subscribed = run(&app, WsRoute::Default, "ws-default-subscribe.json").await;
+    assert_eq!(
+        (subscribed.status_code, body(&subscribed)["type"].as_str()),
+        (200, Some("SUBSCRIBED"))
+    );
+    assert_eq!(store.subscribers(TenantId(1)).await.unwrap(), ["L0SM9cOFvHcCIhw="]);
+    assert!(store.subscribers(TenantId(2)).await.unwrap().is_empty());
+
     let gone = run(&app, WsRoute::Disconnect, "ws-disconnect.json").await;
     assert_eq!(
         (gone.status_code, body(&gone)["data"]["ended"].as_bool()),
@@ -101,6 +110,10 @@ async fn the_fixtures_in_order(store: Arc<dyn Store>) {
     assert_eq!(listed.sessions.len(), 1);
     assert_eq!(listed.sessions[0].offline_reason, Some(OfflineReason::Disconnected));
     assert_eq!(store.session_counts(tenant_1).await.unwrap().online, before.online);
+    assert!(
+        store.subscribers(TenantId(1)).await.unwrap().is_empty(),
+        "the disconnect ended the subscription"
+    );
 
     let twice = run(&app, WsRoute::Disconnect, "ws-disconnect.json").await;
     assert_eq!(
