@@ -49,14 +49,19 @@ impl GatewayFromEnv for ApiGatewayConnections {
 /// gateway (what `G` reads) and the service's configuration ([`Config::from_env`]), for the
 /// function `function`. No network call: clients connect on their first request.
 pub fn app_from_env<G: GatewayFromEnv>(function: &'static str) -> App {
-    let config = sdk_config_from_env(function);
+    app_on::<G>(&sdk_config_from_env(function))
+}
+
+/// [`app_from_env`] on an SDK configuration already built (a function that makes other clients
+/// from it too builds it, and its HTTPS client, once).
+fn app_on<G: GatewayFromEnv>(config: &aws_config::SdkConfig) -> App {
     App {
         store: Arc::new(DynamoStore::from_config(
-            &config,
+            config,
             tables_from_env(),
             dynamodb_endpoint_from_env(),
         )),
-        gateway: G::from_env(&config),
+        gateway: G::from_env(config),
         config: Config::from_env(),
     }
 }
@@ -157,8 +162,11 @@ pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
 /// to retry reported back to Lambda.
 pub async fn serve_events() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
-    let app = app_from_env::<ApiGatewayConnections>("online-events");
-    let bus = event_bus_from_env(&sdk_config_from_env("online-events"));
+    // One SDK configuration (one HTTPS client, one trust-store load) for the store, the
+    // management API and the bus.
+    let sdk = sdk_config_from_env("online-events");
+    let app = app_on::<ApiGatewayConnections>(&sdk);
+    let bus = event_bus_from_env(&sdk);
     let (app, bus) = (&app, bus.as_ref());
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {

@@ -14,12 +14,14 @@ use crate::service::events::{publish, Published};
 use crate::service::App;
 use crate::store::dynamo::stream::{session_change, Image};
 
-/// The change a record describes (`None`: not a session, or not readable, which is logged).
-fn change_of(record: &EventRecord) -> Option<SessionChange> {
-    let image = |item: &serde_dynamo::Item| -> Option<Image> { (!item.is_empty()).then(|| item.clone().into()) };
-    let keys: Image = record.change.keys.clone().into();
-    let old_image = image(&record.change.old_image);
-    let new_image = image(&record.change.new_image);
+/// The change a record describes (`None`: not a session, or not readable, which is logged). The
+/// images are moved, not copied: a batch holds up to 100 records of two images each.
+fn change_of(record: &mut EventRecord) -> Option<SessionChange> {
+    let image =
+        |item: &mut serde_dynamo::Item| -> Option<Image> { (!item.is_empty()).then(|| std::mem::take(item).into()) };
+    let keys: Image = std::mem::take(&mut record.change.keys).into();
+    let old_image = image(&mut record.change.old_image);
+    let new_image = image(&mut record.change.new_image);
     match session_change(&keys, old_image.as_ref(), new_image.as_ref()) {
         Ok(change) => change,
         Err(error) => {
@@ -36,12 +38,13 @@ fn change_of(record: &EventRecord) -> Option<SessionChange> {
 
 /// Delivers one batch; the answer names the records to retry (by sequence number).
 pub async fn handle_batch(app: &App, bus: &dyn EventBus, event: Event) -> (DynamoDbEventResponse, Published) {
+    let records = event.records.len();
     let mut changes = Vec::new();
     let mut sequence_numbers = Vec::new();
-    for record in &event.records {
-        if let Some(change) = change_of(record) {
+    for mut record in event.records {
+        if let Some(change) = change_of(&mut record) {
             changes.push(change);
-            sequence_numbers.push(record.change.sequence_number.clone());
+            sequence_numbers.push(record.change.sequence_number);
         }
     }
     let published = publish(app, bus, &changes).await;
@@ -52,7 +55,7 @@ pub async fn handle_batch(app: &App, bus: &dyn EventBus, event: Event) -> (Dynam
         response.batch_item_failures.push(failure);
     }
     tracing::info!(
-        records = event.records.len(),
+        records,
         events = published.events,
         pushed = published.pushed,
         gone = published.gone,
