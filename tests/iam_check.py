@@ -28,6 +28,11 @@ Usage:
         --trace target/dynamodb-trace.jsonl [--trace ...] [--require-functions all]
     .venv/bin/python tests/iam_check.py --self-test
 
+`--require-functions all` requires a trace line of every function the template grants something
+of its own; a function whose role holds only what SAM attaches (logs, X-Ray), such as the admin
+console (`online-console`, which reads no table), makes no call a trace could hold. Named in the
+list, any function is required.
+
 Exit status: 0 every used action is granted; 1 a grant is missing (or a required function has no
 trace line); 2 the template or a trace could not be read.
 """
@@ -382,6 +387,12 @@ class Function:
     management_endpoint: str | None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def has_own_grants(self) -> bool:
+        """Whether its role holds a statement of the template's own, beyond what SAM attaches
+        (logs, X-Ray): without one, it makes no AWS call a trace could hold."""
+        return any(s.from_template for s in self.statements)
+
 
 def _statements_of_document(resolver: Resolver, document: Any, origin: str, from_template: bool) -> list[Statement]:
     document = resolver.resolve(document)
@@ -627,7 +638,7 @@ def check(
     if require:
         names = [n.strip() for n in require.split(",") if n.strip()]
         if names == ["all"]:
-            required = [f.binary for f in functions]
+            required = [f.binary for f in functions if f.has_own_grants]
         else:
             known = {f.binary: f.binary for f in functions} | {f.logical_id: f.binary for f in functions}
             unknown = [n for n in names if n not in known]
@@ -650,6 +661,9 @@ def render(report: Report) -> str:
                    f"{len(f.used)} action/resource pair(s) used")
         for note in fn.notes:
             out.append(f"   note: {note}")
+        if not fn.has_own_grants:
+            out.append("   note: no grant of its own (only what SAM attaches): no call to trace, "
+                       "not required by --require-functions all")
         width = max([len(u.action) for u in f.used] + [10])
         for use, decision in f.used.items():
             if use.problem:
@@ -751,6 +765,21 @@ class SelfTest(unittest.TestCase):
         self.assertFalse(check(self.sam(), [], require="all").ok)
         self.assertTrue(check(self.sam(), trace, require="ws-connect").ok)
 
+    def test_a_function_without_grants_of_its_own_needs_no_trace_line(self):
+        # The admin console reads no table: its role holds only what SAM attaches.
+        report = check(self.sam(), read_traces([self.expected_trace]), require="all")
+        console = next(f for f in report.functions if f.function.binary == "online-console")
+        self.assertFalse(console.function.has_own_grants)
+        self.assertEqual((console.lines, console.used, console.unused), (0, {}, []))
+        self.assertNotIn("online-console", report.unrequired_missing)
+        self.assertTrue(report.ok)
+        # Every other function has grants of its own, so "all" still requires each of them.
+        self.assertTrue(all(f.function.has_own_grants for f in report.functions if f.function is not console.function))
+        # Named, it is required; and a call it made would be missing its grant.
+        self.assertEqual(check(self.sam(), [], require="online-console").unrequired_missing, ["online-console"])
+        trace = [_line("online-console", "dynamodb:GetItem", "message-center-online-tokens")]
+        self.assertFalse(check(self.sam(), trace).ok)
+
     def test_other_principals_are_counted_and_ignored(self):
         trace = [_line("local-api", "dynamodb:DeleteTable", "x-sessions"), _line("tests", "dynamodb:Scan", "x"),
                  _line("local-api", "dynamodb:Scan", "x")]
@@ -822,7 +851,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=REPO / "template.yaml")
     parser.add_argument("--trace", type=Path, action="append", default=[], help="JSON-lines trace (repeatable)")
     parser.add_argument("--require-functions", metavar="all|NAME[,NAME...]",
-                        help="fail when one of these functions (binary or logical id; all: every one) has no trace line")
+                        help="fail when one of these functions (binary or logical id; all: every one with a grant "
+                             "of its own) has no trace line")
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="a template parameter value (default: the template's default)")
     parser.add_argument("--table-map", action="append", default=[], metavar="SUFFIX=LogicalId",

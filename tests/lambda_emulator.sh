@@ -20,7 +20,7 @@ if ! .venv/bin/python -c 'import samtranslator' 2>/dev/null; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
-functions=(online-list online-search online-detail online-off online-audit ws-connect ws-disconnect ws-default online-cleanup online-events)
+functions=(online-list online-search online-detail online-off online-audit online-console ws-connect ws-disconnect ws-default online-cleanup online-events)
 # Every binary of the workspace, as `cargo lambda watch` builds one (`cargo run --release --bin
 # <function>`, features unified across the workspace): so its first invoke of each function
 # finds it built and times the function, not cargo.
@@ -71,7 +71,8 @@ while read -r event function status code; do
   ms=$(invoke "$function" "events/$event" "$out")
   [ -n "${first_ms[$function]:-}" ] || first_ms[$function]=$ms
   # The answer: an API Gateway response (status, and the envelope's code or the notice's type in
-  # its body), or for the cleanup its run report, or for the presence events its batch response.
+  # its body; a body that is not JSON, the console's page and files, or none, a 304, by its status
+  # alone), or for the cleanup its run report, or for the presence events its batch response.
   got=$(python3 - "$out" <<'PY'
 import json, sys
 answer = json.load(open(sys.argv[1]))
@@ -81,7 +82,13 @@ if "statusCode" not in answer:
     else:
         print("-", "-" if "staleEnded" in answer else "not-a-report")
     sys.exit()
-body = json.loads(answer.get("body") or "null")
+try:
+    body = json.loads(answer.get("body") or "null")
+except ValueError:
+    body = None
+if body is None:
+    print(answer["statusCode"], "-")
+    sys.exit()
 code = body.get("code") or body.get("type") if isinstance(body, dict) else None
 if isinstance(body, dict) and "code" in body:
     for field in ("msg", "datetime", "data", "ext"):

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use lambda_http::{Body, Response};
 use local_api::demo;
 use message_center::domain::{Session, Timestamp};
+use message_center::http::console::{self, ConsoleSettings, CONTENT_SECURITY_POLICY};
 use message_center::http::handle;
+use message_center::lambda::runtime::console_response;
 use message_center::service::App;
 use message_center::store::Store;
 use message_center_tests::contract::code_and_key;
-use message_center_tests::events::{endpoint_of, http_fixtures, http_request};
+use message_center_tests::events::{endpoint_of, fixture_json, fixtures_of, http_fixtures, http_request};
 use message_center_tests::gateway::RecordingGateway;
 use message_center_tests::StoreKind;
 use serde_json::Value;
@@ -258,3 +260,190 @@ async fn every_fixture(kind: StoreKind) {
 }
 
 message_center_tests::both_stores!(each: every_fixture);
+
+// ---- The admin console (`online-console`): its page and files, not the envelope ----
+
+/// A console fixture changed before lambda_http reads it, as API Gateway would send it otherwise.
+fn console_request(fixture: &str, change: impl FnOnce(&mut Value)) -> lambda_http::Request {
+    let mut event: Value = serde_json::from_str(&fixture_json(fixture)).unwrap();
+    change(&mut event);
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|value| value.to_str().ok())
+}
+
+/// What `console::answer` says for `path`: the function serves exactly that.
+fn served(path: &str, settings: &ConsoleSettings) -> console::ConsoleAnswer {
+    console::answer(path, None, settings).unwrap_or_else(|| panic!("{path} is a console file"))
+}
+
+/// A page or file as the console serves it: its status, type, body and every security header.
+fn assert_console_file(fixture: &str, response: &Response<Body>, path: &str, settings: &ConsoleSettings) {
+    let expected = served(path, settings);
+    assert_eq!(response.status(), 200, "{fixture}");
+    for (name, value) in &expected.headers {
+        assert_eq!(header(response, name), Some(value.as_str()), "{fixture}: {name}");
+    }
+    assert_eq!(
+        header(response, "content-security-policy"),
+        Some(CONTENT_SECURITY_POLICY),
+        "{fixture}"
+    );
+    assert_eq!(header(response, "x-content-type-options"), Some("nosniff"), "{fixture}");
+    assert_eq!(header(response, "cache-control"), Some("no-cache"), "{fixture}");
+    assert!(header(response, "etag").is_some(), "{fixture}");
+    assert!(
+        matches!(response.body(), Body::Text(text) if *text == expected.body),
+        "{fixture}: the body of {path}"
+    );
+}
+
+/// Every `events/online-console*.json` fixture through the function's own handler (what
+/// `serve_console` runs per request), with the settings the deployed function gets.
+#[test]
+fn console_fixtures_answer_the_page_its_files_a_304_and_the_envelope_404() {
+    let settings = ConsoleSettings {
+        websocket_url: Some("wss://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/live".into()),
+    };
+    let fixtures = fixtures_of("online-console");
+    assert_eq!(
+        fixtures.len(),
+        4,
+        "a new console fixture needs a row here: {fixtures:?}"
+    );
+    for fixture in &fixtures {
+        let response = console_response(&settings, &http_request(fixture));
+        match fixture.as_str() {
+            "online-console.json" => {
+                assert_console_file(fixture, &response, "/", &settings);
+                assert_eq!(header(&response, "content-type"), Some("text/html; charset=utf-8"));
+            }
+            "online-console-asset.json" => {
+                assert_console_file(fixture, &response, "/console/app.js", &settings);
+                assert_eq!(
+                    header(&response, "content-type"),
+                    Some("text/javascript; charset=utf-8")
+                );
+            }
+            "online-console-not-modified.json" => {
+                // `If-None-Match: *`: the browser's copy is current, whatever it is.
+                assert_eq!(response.status(), 304, "{fixture}");
+                assert!(matches!(response.body(), Body::Empty), "{fixture}: no body");
+                let current = served("/console/app.css", &settings);
+                let etag = current.headers.iter().find(|(name, _)| *name == "etag").unwrap();
+                assert_eq!(header(&response, "etag"), Some(etag.1.as_str()));
+                assert_eq!(
+                    header(&response, "content-security-policy"),
+                    Some(CONTENT_SECURITY_POLICY)
+                );
+                assert_eq!(header(&response, "content-type"), None);
+            }
+            "online-console-not-found.json" => {
+                let body: Value = serde_json::from_slice(response.body().as_ref()).expect("the envelope");
+                assert_envelope(fixture, &response, &body, 404);
+                assert!(body["msg"].as_str().unwrap().contains("/console/missing.js"), "{body}");
+            }
+            other => panic!("events/{other} has no row in tests/tests/http_events.rs: add one"),
+        }
+    }
+}
+
+#[test]
+fn the_console_tells_the_page_its_websocket_url_and_serves_its_current_copy_as_304() {
+    let settings = ConsoleSettings {
+        websocket_url: Some("wss://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/live".into()),
+    };
+    let config = console_request("online-console-asset.json", |event| {
+        event["rawPath"] = "/console/config.json".into();
+        event["requestContext"]["http"]["path"] = "/console/config.json".into();
+        event["pathParameters"]["file"] = "config.json".into();
+    });
+    let response = console_response(&settings, &config);
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-type"), Some("application/json"));
+    let config: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(config["websocketUrl"], settings.websocket_url.clone().unwrap());
+
+    // A browser revalidating with the tag it was given gets a 304; with a stale one, the file.
+    let etag = header(
+        &console_response(&settings, &http_request("online-console.json")),
+        "etag",
+    )
+    .unwrap()
+    .to_owned();
+    for (if_none_match, status) in [(etag.as_str(), 304), ("\"stale\"", 200)] {
+        let request = console_request("online-console.json", |event| {
+            event["headers"]["if-none-match"] = if_none_match.into();
+        });
+        assert_eq!(
+            console_response(&settings, &request).status(),
+            status,
+            "{if_none_match}"
+        );
+    }
+}
+
+#[test]
+fn the_console_serves_its_routes_whatever_the_stage_and_nothing_but_get() {
+    let settings = ConsoleSettings::default();
+    // A named stage puts itself in the raw path (lambda_http puts it in the URI too): the route
+    // and its `file` say what is asked for.
+    let staged = console_request("online-console-asset.json", |event| {
+        event["rawPath"] = "/prod/console/app.js".into();
+        event["requestContext"]["http"]["path"] = "/prod/console/app.js".into();
+        event["requestContext"]["stage"] = "prod".into();
+    });
+    assert_console_file(
+        "a named stage",
+        &console_response(&settings, &staged),
+        "/console/app.js",
+        &settings,
+    );
+    let staged_page = console_request("online-console.json", |event| {
+        event["rawPath"] = "/prod/".into();
+        event["requestContext"]["stage"] = "prod".into();
+    });
+    assert_console_file(
+        "a named stage",
+        &console_response(&settings, &staged_page),
+        "/",
+        &settings,
+    );
+
+    // Nothing outside its files, and only GET.
+    for (method, file) in [("GET", "../Cargo.toml"), ("GET", "index.html"), ("POST", "app.js")] {
+        let request = console_request("online-console-asset.json", |event| {
+            event["requestContext"]["http"]["method"] = method.into();
+            event["pathParameters"]["file"] = file.into();
+        });
+        let response = console_response(&settings, &request);
+        let body: Value = serde_json::from_slice(response.body().as_ref()).expect("the envelope");
+        assert_envelope(&format!("{method} {file}"), &response, &body, 404);
+    }
+}
+
+#[test]
+fn the_console_logs_a_line_per_request_with_its_status_and_no_header() {
+    let settings = ConsoleSettings::default();
+    let request = http_request("online-console-not-modified.json");
+    assert_eq!(console_response(&settings, &request).status(), 304);
+    let captured = message_center_tests::logs::captured();
+    let lines: Vec<Value> = captured
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["path"] == "/console/app.css" && line["status"] == 304)
+        .collect();
+    assert!(!lines.is_empty(), "no log line for the request: {captured}");
+    for line in lines {
+        assert_eq!(line["message"], "request");
+        assert_eq!(line["route"], "GET /console/{file}");
+        assert_eq!(line["requestId"], "JKJaXmPLvHcESHA=");
+        assert!(line["durationMs"].is_number());
+        let text = line.to_string();
+        for header in ["Firefox", "198.51.100.23", "if-none-match", "gzip"] {
+            assert!(!text.contains(header), "a header in the log line: {text}");
+        }
+    }
+}

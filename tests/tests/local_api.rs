@@ -588,6 +588,81 @@ async fn the_openapi_document_and_the_odd_requests() {
     assert_eq!((status, body["ext"]["field"].as_str()), (400, Some("userId")));
 }
 
+/// The admin console at `/` (what `cargo run -p local-api` then a browser opens): the page, its
+/// script, style and configuration (the WebSocket on this host), each with the console's
+/// Content-Security-Policy, revalidated by `ETag`; any other file under `/console/` is the
+/// envelope's 404.
+#[tokio::test]
+async fn the_admin_console_is_served_at_the_root() {
+    use message_center::http::console::CONTENT_SECURITY_POLICY;
+    let server = Server::start(Arc::new(MemoryStore::new())).await;
+    let base_url = server.base_url.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut answers = Vec::new();
+        for path in [
+            "/",
+            "/console/app.js",
+            "/console/app.css",
+            "/console/config.json",
+            "/console/nope.js",
+        ] {
+            let mut response = agent.get(format!("{base_url}{path}")).call().unwrap();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (content_type, csp, etag) = (
+                header("content-type"),
+                header("content-security-policy"),
+                header("etag"),
+            );
+            let status = response.status().as_u16();
+            let body = response.body_mut().read_to_string().unwrap();
+            let revalidated = if etag.is_empty() {
+                None
+            } else {
+                let again = agent
+                    .get(format!("{base_url}{path}"))
+                    .header("If-None-Match", &etag)
+                    .call()
+                    .unwrap();
+                Some(again.status().as_u16())
+            };
+            answers.push((path, status, content_type, csp, body, revalidated));
+        }
+        answers
+    })
+    .await
+    .unwrap();
+
+    for (path, status, content_type, csp, body, revalidated) in &answers[..4] {
+        assert_eq!(*status, 200, "{path}");
+        assert_eq!(csp, CONTENT_SECURITY_POLICY, "{path}");
+        assert_eq!(*revalidated, Some(304), "{path}: a current copy is not sent again");
+        match *path {
+            "/" => {
+                assert!(content_type.starts_with("text/html"), "{content_type}");
+                assert!(body.contains(r#"<script src="/console/app.js" defer></script>"#));
+                assert!(body.contains(r#"<link rel="stylesheet" href="/console/app.css">"#));
+            }
+            "/console/app.js" => assert!(content_type.starts_with("text/javascript"), "{content_type}"),
+            "/console/app.css" => assert!(content_type.starts_with("text/css"), "{content_type}"),
+            _ => assert_eq!(
+                serde_json::from_str::<Value>(body).unwrap(),
+                json!({"websocketUrl": null})
+            ),
+        }
+    }
+    let (_, status, _, _, body, _) = &answers[4];
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!((*status, body["ext"]["eKey"].as_str()), (404, Some("not_found")));
+}
+
 message_center_tests::both_stores!(
     cors_for_the_allowed_origins,
     no_cors_without_allowed_origins,

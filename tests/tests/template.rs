@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use message_center::http::Endpoint;
+use message_center::lambda::runtime::CONSOLE_ROUTES;
 use message_center::store::dynamo::schema::{
     TableSpec, AUDIT_TABLE, AUDIT_TTL_ATTRIBUTE, SESSIONS_TABLE, SESSIONS_TTL_ATTRIBUTE, TOKENS_TABLE,
     TOKENS_TTL_ATTRIBUTE,
@@ -215,8 +216,77 @@ fn every_http_endpoint_is_routed_to_its_function() {
     ]
     .into_iter()
     .map(|(binary, endpoint)| (binary.to_owned(), endpoint.route().to_owned()))
+    // The admin console: its page at the root and its files, on the same origin as the API.
+    .chain(CONSOLE_ROUTES.map(|route| ("online-console".to_owned(), route.to_owned())))
     .collect();
     assert_eq!(routes, expected);
+}
+
+/// The admin console is served by the HTTP API itself (so page and API share one origin), told
+/// where the WebSocket API is, and reads no table: its role holds nothing beyond what SAM adds
+/// for its logs and traces, and it has no line in the expected trace.
+#[test]
+fn the_console_is_served_by_the_http_api_and_reads_no_table() {
+    let template = template();
+    let console = resource(&template, "OnlineConsoleFunction");
+    assert_eq!(console["Metadata"]["BuildProperties"]["Binary"], "online-console");
+    let properties = &console["Properties"];
+    for forbidden in ["Policies", "Role", "PermissionsBoundary"] {
+        assert!(
+            properties[forbidden].is_null(),
+            "online-console: no {forbidden}: SAM's role with its logs and X-Ray policies only"
+        );
+    }
+    // No table named in its own properties (the Globals' table names are not grants).
+    let own = serde_norway::to_string(properties).unwrap();
+    for table in ["SessionsTable", "TokensTable", "AuditTable", "PageTokenSecret"] {
+        assert!(!own.contains(table), "online-console names {table}: {own}");
+    }
+
+    // Its routes, on the stack's HTTP API, and nothing else invokes it.
+    let events = properties["Events"].as_mapping().expect("Events");
+    let routes: BTreeSet<String> = events
+        .values()
+        .map(|event| {
+            assert_eq!(event["Type"], "HttpApi");
+            assert_eq!(ref_of(&event["Properties"]["ApiId"]), "HttpApi");
+            format!(
+                "{} {}",
+                text(&event["Properties"]["Method"]),
+                text(&event["Properties"]["Path"])
+            )
+        })
+        .collect();
+    assert_eq!(routes, BTreeSet::from(CONSOLE_ROUTES.map(str::to_owned)));
+
+    // The page finds the WebSocket API at its stage's wss URL.
+    let url = tagged(&properties["Environment"]["Variables"]["WEBSOCKET_URL"], "Sub")
+        .map(text)
+        .expect("WEBSOCKET_URL: !Sub \"wss://${WebSocketApi}...\"");
+    assert_eq!(
+        url,
+        "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${WebSocketStageName}"
+    );
+    assert_eq!(
+        text(tagged(&template["Outputs"]["WebSocketUrl"]["Value"], "Sub").unwrap()),
+        url,
+        "the URL clients are told"
+    );
+    // The stack says where the console is: the HTTP API's root.
+    assert_eq!(
+        tagged(&template["Outputs"]["ConsoleUrl"]["Value"], "Sub")
+            .map(text)
+            .as_deref(),
+        Some("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/")
+    );
+
+    // It makes no call a role would have to allow.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/iam_expected_trace.jsonl");
+    let trace = std::fs::read_to_string(path).unwrap();
+    assert!(
+        !trace.contains("\"online-console\""),
+        "online-console has no expected call"
+    );
 }
 
 /// The first logical id a `!Sub "...${Name}..."` (or `${Name.Arn}`) refers to, past pseudo
@@ -373,7 +443,7 @@ fn http_functions_answer_before_the_http_api_cuts_them_off() {
         assert!(timeout <= 29, "{id}: Timeout {timeout} s outlives the HTTP API's 30 s");
         http.push(id);
     }
-    assert_eq!(http.len(), 5, "{http:?}");
+    assert_eq!(http.len(), 6, "{http:?}");
 
     let off = resource(&template, "OnlineOffFunction");
     let budget: u64 = text(&off["Properties"]["Environment"]["Variables"]["OFFLINE_TIME_BUDGET_SECONDS"])

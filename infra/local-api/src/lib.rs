@@ -23,6 +23,7 @@ use axum::Router;
 use lambda_http::RequestExt;
 use message_center::domain::Timestamp;
 use message_center::gateway::{EventBus, NoEventBus};
+use message_center::http::console::{self, ConsoleSettings};
 use message_center::http::cors::{CorsAnswer, CorsPolicy, CorsRequest, PREFLIGHT_STATUS};
 use message_center::http::envelope::failure;
 use message_center::http::{self as api, Endpoint, BASE_PATH};
@@ -183,6 +184,9 @@ pub fn router(app: App, connections: Arc<LocalConnections>, cors: CorsPolicy) ->
             }),
         )
         .route("/openapi.json", get(openapi))
+        // The admin console, as the `online-console` function serves it on AWS.
+        .route("/", get(console))
+        .route("/console/{file}", get(console))
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .with_state(app)
@@ -238,6 +242,31 @@ fn path_user_id(path: &str) -> String {
     percent_encoding::percent_decode_str(raw)
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// The admin console's page and files (`message_center::http::console`); `/ws` on this host is
+/// its WebSocket.
+async fn console(req: Request) -> Response {
+    static SETTINGS: std::sync::OnceLock<ConsoleSettings> = std::sync::OnceLock::new();
+    let settings = SETTINGS.get_or_init(ConsoleSettings::default);
+    let if_none_match = req
+        .headers()
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok());
+    let Some(answer) = console::answer(req.uri().path(), if_none_match, settings) else {
+        return no_route(req).await;
+    };
+    let mut response = (
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+        answer.body,
+    )
+        .into_response();
+    for (name, value) in answer.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
 }
 
 /// The OpenAPI document (`openapi.yaml` at the repository's root) as JSON, read once.

@@ -119,6 +119,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("WebSocket: ws://{address}/ws?token=<token>&deviceId=<device>");
     println!("listening on http://{address}");
+    println!(
+        "admin console: http://{address}/ (sign in with a token{})",
+        if args.no_demo {
+            ""
+        } else {
+            ", e.g. demo-platform-operator"
+        }
+    );
     let cleanup = (args.cleanup_every > 0).then(|| CleanupSchedule {
         every: Duration::from_secs(args.cleanup_every),
         settings: CleanupSettings {

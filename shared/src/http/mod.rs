@@ -4,9 +4,10 @@
 //! 401/403 before anything else is looked at), parses the rest ([`query`], [`offline_body`]),
 //! calls one use case and shapes its answer. The Lambda binaries, the local API and the tests all
 //! call [`handle`], so they run the very same code. [`cors`] is the local API's CORS rule (in AWS,
-//! API Gateway answers CORS).
+//! API Gateway answers CORS). [`console`] serves the admin console's page beside the API.
 
 pub mod audit;
+pub mod console;
 pub mod cors;
 pub mod envelope;
 pub mod offline_body;

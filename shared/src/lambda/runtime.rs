@@ -6,18 +6,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_http::{service_fn, Request};
+use lambda_http::http::header::{HeaderName, HeaderValue, IF_NONE_MATCH};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
 
 use super::aws::{dynamodb_endpoint_from_env, event_bus_from_env, sdk_config_from_env, tables_from_env};
 use super::metrics::{self, Invocation};
 use super::telemetry::{self, InvocationContext};
-use crate::domain::Timestamp;
+use crate::domain::{ApiError, Timestamp};
 use crate::gateway::{ApiGatewayConnections, ConnectionGateway, NoConnections};
-use crate::http::{self, Endpoint};
+use crate::http::console::{self, ConsoleSettings};
+use crate::http::{self, envelope, Endpoint};
 use crate::service::cleanup::{cleanup, CleanupTrigger};
 use crate::service::{App, Config};
-use crate::store::DynamoStore;
+use crate::store::{DynamoStore, UsageSnapshot};
 use crate::ws::{self, WsRoute};
 
 /// The gateway a function binary builds at start-up, from the configuration its store was built
@@ -184,4 +187,106 @@ pub async fn serve_events() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+/// The admin console's routes on the HTTP API, as API Gateway names them: the page, and its
+/// files under [`console::ASSET_PREFIX`]. The `online-console` function serves both.
+pub const CONSOLE_ROUTES: [&str; 2] = ["GET /", "GET /console/{file}"];
+
+/// Runs the `online-console` function: the admin console's page and files
+/// ([`crate::http::console`]) from the HTTP API, so that the page and the API share one origin.
+/// It reads no table: no SDK configuration, no store, no clients, only the settings (where the
+/// WebSocket API is), read once.
+pub async fn serve_console() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let settings = ConsoleSettings::from_env();
+    let settings = &settings;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let context = InvocationContext::of_http(&req);
+        let route = console_route(&req).unwrap_or("console");
+        let started = Instant::now();
+        let request_id = context.request_id().to_owned();
+        let cold_start = context.cold_start;
+        let response = telemetry::in_context(context, async { console_response(settings, &req) }).await;
+        metrics::emit(&Invocation {
+            route,
+            request_id: &request_id,
+            status: response.status().as_u16(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            usage: UsageSnapshot::default(),
+            cold_start,
+        });
+        Ok::<_, Infallible>(response)
+    }))
+    .await
+}
+
+/// The console's answer to one request from the HTTP API: its page or file, with the headers
+/// [`console::answer`] gives (a 304 when `If-None-Match` names the current copy), or a 404 in the
+/// contract's envelope (as the local API answers a path it has no route for). One log line, as
+/// every HTTP function writes: the request id, route, path, status and duration, never a header.
+pub fn console_response(settings: &ConsoleSettings, req: &Request) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = envelope::request_id(req);
+    let route = console_route(req).unwrap_or("console");
+    let path = console_path(req);
+    let if_none_match = req.headers().get(IF_NONE_MATCH).and_then(|value| value.to_str().ok());
+    let answer = (req.method() == Method::GET)
+        .then(|| console::answer(&path, if_none_match, settings))
+        .flatten();
+    let response = match answer {
+        Some(answer) => {
+            let mut response = Response::new(if answer.body.is_empty() {
+                Body::Empty
+            } else {
+                Body::Text(answer.body)
+            });
+            *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            for (name, value) in answer.headers {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(HeaderName::from_static(name), value);
+                }
+            }
+            response
+        }
+        None => {
+            let error = ApiError::not_found(format!("There is no route {} {path}.", req.method()));
+            envelope::failure(&request_id, &error)
+        }
+    };
+    tracing::info!(
+        requestId = %request_id,
+        route,
+        path = %path,
+        status = response.status().as_u16(),
+        durationMs = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// Which of [`CONSOLE_ROUTES`] API Gateway matched the request to, if one.
+fn console_route(req: &Request) -> Option<&'static str> {
+    let route_key = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.route_key.as_deref(),
+        _ => None,
+    }?;
+    CONSOLE_ROUTES.into_iter().find(|route| *route == route_key)
+}
+
+/// The console path a request asks for: from its route and the `file` path parameter when API
+/// Gateway matched one of [`CONSOLE_ROUTES`] (so a stage or a custom domain's base path in front
+/// of it changes nothing), else the request's raw path.
+fn console_path(req: &Request) -> String {
+    let file = req
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first("file"));
+    match (console_route(req), file) {
+        (Some("GET /"), _) => "/".to_owned(),
+        (Some(_), Some(file)) => format!("{}{file}", console::ASSET_PREFIX),
+        _ => match req.raw_http_path() {
+            "" => req.uri().path().to_owned(),
+            raw => raw.to_owned(),
+        },
+    }
 }
