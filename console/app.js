@@ -11,7 +11,9 @@
 "use strict";
 
 (() => {
-  const API = "/api/v1/message/center/online";
+  // Relative to the page, so that it also works behind a path prefix (a named API Gateway stage,
+  // a custom domain's base path): the page at `<prefix>/`, the API at `<prefix>/api/…`.
+  const API = new URL("api/v1/message/center/online", document.baseURI).pathname;
   const TOKEN_KEY = "mco.token";
   // A tenant no caller belongs to: listing it is allowed to a platform operator alone, so the
   // answer (200, or a 403 naming `tenantId`) tells the page which columns and filters to offer.
@@ -321,7 +323,7 @@
     const name = session.fullName || session.userId;
     actions.append(
       element("button", "Details", { type: "button", "data-action": "detail", "data-user-id": session.userId, "aria-label": `Details of ${name}` }),
-      element("button", "Force offline", { type: "button", class: "danger", "data-action": "force", "data-user-id": session.userId, "data-name": name, "aria-label": `Force ${name} offline` }),
+      element("button", "Force offline", { type: "button", class: "danger", "data-action": "force", "data-user-id": session.userId, "data-name": name, "aria-label": `Force offline: ${name}` }),
     );
     tr.append(actions);
     return tr;
@@ -611,7 +613,7 @@
     async url() {
       let configured = null;
       try {
-        const response = await fetch("/console/config.json", { cache: "no-cache" });
+        const response = await fetch(new URL("console/config.json", document.baseURI), { cache: "no-cache" });
         configured = (await response.json()).websocketUrl;
       } catch {
         // No config: the WebSocket is on this host, as on the local API.

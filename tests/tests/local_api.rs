@@ -144,6 +144,7 @@ impl Server {
 }
 
 const ADMIN_1: &str = "demo-admin-tenant-1";
+const PLATFORM: &str = "demo-platform-operator";
 
 async fn routes_and_errors_over_http(store: Arc<dyn Store>) {
     let server = Server::start(store).await;
@@ -647,8 +648,8 @@ async fn the_admin_console_is_served_at_the_root() {
         match *path {
             "/" => {
                 assert!(content_type.starts_with("text/html"), "{content_type}");
-                assert!(body.contains(r#"<script src="/console/app.js" defer></script>"#));
-                assert!(body.contains(r#"<link rel="stylesheet" href="/console/app.css">"#));
+                assert!(body.contains(r#"<script src="console/app.js" defer></script>"#));
+                assert!(body.contains(r#"<link rel="stylesheet" href="console/app.css">"#));
             }
             "/console/app.js" => assert!(content_type.starts_with("text/javascript"), "{content_type}"),
             "/console/app.css" => assert!(content_type.starts_with("text/css"), "{content_type}"),
@@ -661,6 +662,81 @@ async fn the_admin_console_is_served_at_the_root() {
     let (_, status, _, _, body, _) = &answers[4];
     let body: Value = serde_json::from_str(body).unwrap();
     assert_eq!((*status, body["ext"]["eKey"].as_str()), (404, Some("not_found")));
+}
+
+/// The demo's clients keep `cargo run -p local-api` lively for the admin console: demo users come
+/// online on new devices and demo sessions disconnect (so an open console has live changes to
+/// show), about as many stay online as were seeded, and the seeded online sessions heartbeat (so
+/// the cleanup does not end them all as stale ten minutes in).
+#[tokio::test]
+async fn the_demo_clients_come_go_and_heartbeat() {
+    use std::time::Duration;
+    let started = Timestamp::now().to_string();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let server = Server::start(store.clone()).await;
+    let seeded: Vec<_> = demo::sessions(Timestamp::now())
+        .into_iter()
+        .filter(|session| session.online())
+        .collect();
+    // The seeded sessions' ids are minted at seeding: read them back.
+    let (_, before) = server
+        .get(&format!("{BASE}?online=true&pageSize=2000&infoScope=DETAIL"), PLATFORM)
+        .await;
+    let seeded_online: std::collections::BTreeSet<String> = before["data"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seeded_online.len(), seeded.len());
+
+    let clients = tokio::spawn(demo::run_clients(
+        store.clone(),
+        Duration::from_millis(20),
+        Duration::from_millis(100),
+    ));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clients.abort();
+
+    let (_, after) = server
+        .get(&format!("{BASE}?pageSize=2000&infoScope=DETAIL"), PLATFORM)
+        .await;
+    let sessions = after["data"]["list"].as_array().unwrap();
+    let came = sessions
+        .iter()
+        .filter(|s| {
+            !seeded_online.contains(s["id"].as_str().unwrap()) && s["onlineDate"].as_str().unwrap() >= started.as_str()
+        })
+        .count();
+    let went = sessions
+        .iter()
+        .filter(|s| {
+            let id = s["id"].as_str().unwrap();
+            let was_online = seeded_online.contains(id) || s["onlineDate"].as_str().unwrap() >= started.as_str();
+            s["offlineReason"] == "DISCONNECTED" && was_online
+        })
+        .count();
+    let online: Vec<&Value> = sessions.iter().filter(|s| s["online"] == true).collect();
+    assert!(
+        came >= 5 && went >= 5,
+        "demo users came online {came} times and went offline {went} times"
+    );
+    assert!(
+        online.len().abs_diff(seeded.len()) <= 2,
+        "{} online, {} seeded",
+        online.len(),
+        seeded.len()
+    );
+    let stale: Vec<&&Value> = online
+        .iter()
+        .filter(|s| {
+            seeded_online.contains(s["id"].as_str().unwrap()) && s["lastSeenDate"].as_str().unwrap() < started.as_str()
+        })
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "seeded sessions still online without a heartbeat: {stale:?}"
+    );
 }
 
 message_center_tests::both_stores!(

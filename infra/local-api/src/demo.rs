@@ -1,6 +1,10 @@
 //! Demo data for a local run: two tenants, a few dozen users with online and ended sessions on
 //! several devices, and one token for each kind of caller. The same every run (a fixed seed), but
-//! for times, which are relative to now.
+//! for times, which are relative to now. [`run_clients`] then keeps it lively: its clients
+//! heartbeat, come and go.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use message_center::domain::access::{Permission, TokenHash, TokenRecord};
 use message_center::domain::{OfflineReason, Session, SessionId, TenantId, Timestamp, UserId};
@@ -127,28 +131,13 @@ pub fn sessions(now: Timestamp) -> Vec<Session> {
     let mut dice = Dice(0x5eed_cafe_f00d);
     let mut sessions = Vec::new();
     for tenant in [1i64, 2] {
-        for (n, name) in NAMES.iter().enumerate() {
+        for n in 0..NAMES.len() {
             let user = tenant * 1000 + 1 + n as i64;
             let count = 1 + dice.roll(3);
             for k in 0..count {
-                let (device, agent) = DEVICES[dice.roll(DEVICES.len() as u64) as usize];
                 let started = now.plus_secs(-((dice.roll(48 * 60) as i64 + 1) * 60 + k as i64));
                 let online = n % 2 == 0 && k == 0 || dice.roll(5) == 0;
-                let mut session = Session {
-                    id: SessionId::new_at(started),
-                    tenant_id: TenantId(tenant),
-                    user_id: UserId(user),
-                    full_name: (*name).to_owned(),
-                    avatar: Some(format!("https://avatars.example.com/{user}.png")),
-                    user_agent: Some(agent.to_owned()),
-                    device_id: Some(format!("{device}-{user}")),
-                    remote_address: Some(format!("203.0.113.{}", 1 + dice.roll(250))),
-                    connection_id: format!("demo-{user}-{k}"),
-                    online_date: started,
-                    offline_date: None,
-                    last_seen_date: started,
-                    offline_reason: None,
-                };
+                let mut session = demo_session(&mut dice, tenant, n, format!("demo-{user}-{k}"), started);
                 if online {
                     // Seen within the stale period, so a cleanup does not end it at once.
                     session.last_seen_date = now.plus_secs(-(dice.roll(300) as i64));
@@ -168,6 +157,87 @@ pub fn sessions(now: Timestamp) -> Vec<Session> {
         }
     }
     sessions
+}
+
+/// An online session of the `n`th demo user of `tenant`, started at `started`, on a device the
+/// dice pick.
+fn demo_session(dice: &mut Dice, tenant: i64, n: usize, connection_id: String, started: Timestamp) -> Session {
+    let user = tenant * 1000 + 1 + n as i64;
+    let (device, agent) = DEVICES[dice.roll(DEVICES.len() as u64) as usize];
+    Session {
+        id: SessionId::new_at(started),
+        tenant_id: TenantId(tenant),
+        user_id: UserId(user),
+        full_name: NAMES[n].to_owned(),
+        avatar: Some(format!("https://avatars.example.com/{user}.png")),
+        user_agent: Some(agent.to_owned()),
+        device_id: Some(format!("{device}-{user}")),
+        remote_address: Some(format!("203.0.113.{}", 1 + dice.roll(250))),
+        connection_id,
+        online_date: started,
+        offline_date: None,
+        last_seen_date: started,
+        offline_reason: None,
+    }
+}
+
+/// How often the demo's clients heartbeat: well inside the stale period (600 s by default).
+pub const DEMO_HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// The demo's clients, live, for as long as the local API runs (after [`seed`]): the demo's
+/// online sessions heartbeat as their apps would, so the cleanup does not end them as stale, and
+/// every `every` a demo user comes online on another device or one of the demo's sessions goes
+/// offline, through the store as a connect or a disconnect writes it, so an open admin console
+/// (or any subscriber) sees rows appear and turn offline live. The number online stays near the
+/// seeded one. A session ended by someone else (a forced offline) is simply let go. The clients
+/// heartbeat every `heartbeat_every` ([`DEMO_HEARTBEAT`] from the binary).
+pub async fn run_clients(store: Arc<dyn Store>, every: Duration, heartbeat_every: Duration) {
+    let mut online: Vec<String> = sessions(Timestamp::now())
+        .into_iter()
+        .filter(|session| session.online())
+        .map(|session| session.connection_id)
+        .collect();
+    let target = online.len();
+    let mut dice = Dice(0x0dd_ba11 ^ Timestamp::now().millis() as u64);
+    let mut opened = 0u64;
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    let mut last_heartbeat = tokio::time::Instant::now();
+    loop {
+        ticks.tick().await;
+        let now = Timestamp::now();
+        if last_heartbeat.elapsed() >= heartbeat_every {
+            last_heartbeat = tokio::time::Instant::now();
+            let mut alive = Vec::with_capacity(online.len());
+            for connection_id in online {
+                if let Ok(Some(_)) = store.touch_connection(&connection_id, now).await {
+                    alive.push(connection_id);
+                }
+            }
+            online = alive;
+        }
+        let come_online = online.len() < target || (online.len() == target && dice.roll(2) == 0);
+        if come_online {
+            opened += 1;
+            let tenant = 1 + dice.roll(2) as i64;
+            let n = dice.roll(NAMES.len() as u64) as usize;
+            let session = demo_session(&mut dice, tenant, n, format!("demo-live-{opened}"), now);
+            if let Err(error) = store.open_session(&session, None).await {
+                tracing::warn!(%error, "a demo client could not connect");
+                continue;
+            }
+            online.push(session.connection_id);
+        } else if !online.is_empty() {
+            let connection_id = online.swap_remove(dice.roll(online.len() as u64) as usize);
+            if let Err(error) = store
+                .close_connection(&connection_id, now, OfflineReason::Disconnected)
+                .await
+            {
+                tracing::warn!(%error, "a demo client could not disconnect");
+            }
+        }
+    }
 }
 
 /// Writes the demo tokens and sessions into `store`.

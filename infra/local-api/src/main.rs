@@ -39,6 +39,12 @@ struct Args {
     /// Start with no demo data and no demo tokens.
     #[arg(long, env = "LOCAL_API_NO_DEMO")]
     no_demo: bool,
+    /// Seconds between the demo clients' comings and goings (a demo user comes online on another
+    /// device, or a demo session goes offline), which an open admin console shows live; the demo's
+    /// online sessions also heartbeat, so they stay online. 0 turns the demo clients off (the demo
+    /// data as seeded, its online sessions ended as stale by the cleanup after 10 minutes).
+    #[arg(long, env = "LOCAL_API_DEMO_ACTIVITY_SECONDS", default_value_t = 20)]
+    demo_activity_every: u64,
     /// Seconds between cleanup runs (stale sessions, retention, expired tokens); 0 turns it off.
     #[arg(long, env = "CLEANUP_EVERY_SECONDS", default_value_t = 300)]
     cleanup_every: u64,
@@ -115,6 +121,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for token in demo::tokens() {
             println!("  {:<26} {}", token.token, token.role);
         }
+        if args.demo_activity_every > 0 {
+            println!(
+                "demo clients: every {} s a demo user comes online or goes offline (--demo-activity-every 0: off)",
+                args.demo_activity_every
+            );
+        }
         println!("try:\n  curl -s -H 'Authorization: Bearer demo-admin-tenant-1' 'http://{address}{BASE_PATH}?online=true&pageSize=5'");
     }
     println!("WebSocket: ws://{address}/ws?token=<token>&deviceId=<device>");
@@ -141,6 +153,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         feed,
         bus: event_bus_from_env(&sdk),
     };
+    if !args.no_demo && args.demo_activity_every > 0 {
+        tokio::spawn(demo::run_clients(
+            store.clone(),
+            Duration::from_secs(args.demo_activity_every),
+            demo::DEMO_HEARTBEAT,
+        ));
+    }
     local_api::serve_with(listener, store, options, shutdown_signal()).await?;
     println!("stopped");
     Ok(())
