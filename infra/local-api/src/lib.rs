@@ -247,26 +247,16 @@ fn path_user_id(path: &str) -> String {
 /// The admin console's page and files (`message_center::http::console`); `/ws` on this host is
 /// its WebSocket.
 async fn console(req: Request) -> Response {
-    static SETTINGS: std::sync::OnceLock<ConsoleSettings> = std::sync::OnceLock::new();
-    let settings = SETTINGS.get_or_init(ConsoleSettings::default);
+    // No WebSocket URL of its own: the page finds `/ws` on this host.
+    let settings = ConsoleSettings::default();
     let if_none_match = req
         .headers()
         .get(axum::http::header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok());
-    let Some(answer) = console::answer(req.uri().path(), if_none_match, settings) else {
-        return no_route(req).await;
-    };
-    let mut response = (
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
-        answer.body,
-    )
-        .into_response();
-    for (name, value) in answer.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(HeaderName::from_static(name), value);
-        }
+    match console::answer(req.uri().path(), if_none_match, &settings) {
+        Some(answer) => into_axum(answer.into_response()),
+        None => no_route(req).await,
     }
-    response
 }
 
 /// The OpenAPI document (`openapi.yaml` at the repository's root) as JSON, read once.

@@ -11,6 +11,12 @@
 //!   `nosniff`, `no-referrer`, and `Cache-Control: no-cache` with an `ETag`, so a browser
 //!   revalidates (a 304 costs no body) and a deploy is seen at the next load.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use lambda_http::http::header::{HeaderName, HeaderValue};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
 use sha2::{Digest, Sha256};
 
 /// Where the page's own files live, under the page at `/`.
@@ -26,9 +32,39 @@ pub const WEBSOCKET_URL_VARIABLE: &str = "WEBSOCKET_URL";
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const INDEX_HTML: &str = include_str!("../../../console/index.html");
-const APP_JS: &str = include_str!("../../../console/app.js");
-const APP_CSS: &str = include_str!("../../../console/app.css");
+/// One of the page's built-in files, and its tag, computed at its first request and kept for the
+/// process's life (the files cannot change under a running binary).
+struct BuiltIn {
+    content_type: &'static str,
+    text: &'static str,
+    etag: OnceLock<String>,
+}
+
+impl BuiltIn {
+    const fn new(content_type: &'static str, text: &'static str) -> Self {
+        BuiltIn {
+            content_type,
+            text,
+            etag: OnceLock::new(),
+        }
+    }
+
+    fn etag(&self) -> &str {
+        self.etag.get_or_init(|| etag_of(self.text))
+    }
+}
+
+static INDEX_HTML: BuiltIn = BuiltIn::new("text/html; charset=utf-8", include_str!("../../../console/index.html"));
+static APP_JS: BuiltIn = BuiltIn::new(
+    "text/javascript; charset=utf-8",
+    include_str!("../../../console/app.js"),
+);
+static APP_CSS: BuiltIn = BuiltIn::new("text/css; charset=utf-8", include_str!("../../../console/app.css"));
+
+/// A strong tag for `body`: the start of its SHA-256.
+fn etag_of(body: &str) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(body.as_bytes()))[..20])
+}
 
 /// How the console is served where it runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,22 +94,45 @@ impl ConsoleSettings {
 pub struct ConsoleAnswer {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
-    pub body: String,
+    /// Empty in a 304.
+    pub body: Cow<'static, str>,
+}
+
+impl ConsoleAnswer {
+    /// The answer as an HTTP response, as both the `online-console` function and the local API
+    /// send it.
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = Response::new(match self.body {
+            body if body.is_empty() => Body::Empty,
+            body => Body::Text(body.into_owned()),
+        });
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(HeaderName::from_static(name), value);
+            }
+        }
+        response
+    }
 }
 
 /// The console's answer to `GET path`, or `None` when `path` is not one of its files (the caller
 /// answers its usual 404). `if_none_match` is the request's `If-None-Match` header.
 pub fn answer(path: &str, if_none_match: Option<&str>, settings: &ConsoleSettings) -> Option<ConsoleAnswer> {
-    let (content_type, body) = match path {
-        "/" | "/index.html" => ("text/html; charset=utf-8", INDEX_HTML.to_owned()),
+    let built_in = |file: &'static BuiltIn| (file.content_type, Cow::Borrowed(file.text), file.etag().to_owned());
+    let (content_type, body, etag) = match path {
+        "/" | "/index.html" => built_in(&INDEX_HTML),
         _ => match path.strip_prefix(ASSET_PREFIX)? {
-            "app.js" => ("text/javascript; charset=utf-8", APP_JS.to_owned()),
-            "app.css" => ("text/css; charset=utf-8", APP_CSS.to_owned()),
-            "config.json" => ("application/json", settings.config_json()),
+            "app.js" => built_in(&APP_JS),
+            "app.css" => built_in(&APP_CSS),
+            "config.json" => {
+                let config = settings.config_json();
+                let etag = etag_of(&config);
+                ("application/json", Cow::Owned(config), etag)
+            }
             _ => return None,
         },
     };
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(body.as_bytes()))[..20]);
     let mut headers = vec![
         ("cache-control", "no-cache".to_owned()),
         ("etag", etag.clone()),
@@ -85,7 +144,7 @@ pub fn answer(path: &str, if_none_match: Option<&str>, settings: &ConsoleSetting
         return Some(ConsoleAnswer {
             status: 304,
             headers,
-            body: String::new(),
+            body: Cow::Borrowed(""),
         });
     }
     headers.push(("content-type", content_type.to_owned()));
@@ -171,7 +230,7 @@ mod tests {
             "*".into(),
         ] {
             let again = answer("/console/app.js", Some(&if_none_match), &settings).unwrap();
-            assert_eq!((again.status, again.body.as_str()), (304, ""), "{if_none_match}");
+            assert_eq!((again.status, &*again.body), (304, ""), "{if_none_match}");
             assert_eq!(header(&again, "etag"), Some(etag.as_str()));
         }
         let stale = answer("/console/app.js", Some("\"other\""), &settings).unwrap();

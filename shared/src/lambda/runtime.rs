@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use lambda_http::http::header::{HeaderName, HeaderValue, IF_NONE_MATCH};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::header::IF_NONE_MATCH;
+use lambda_http::http::Method;
 use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
 
@@ -20,7 +20,7 @@ use crate::http::console::{self, ConsoleSettings};
 use crate::http::{self, envelope, Endpoint};
 use crate::service::cleanup::{cleanup, CleanupTrigger};
 use crate::service::{App, Config};
-use crate::store::{DynamoStore, UsageSnapshot};
+use crate::store::DynamoStore;
 use crate::ws::{self, WsRoute};
 
 /// The gateway a function binary builds at start-up, from the configuration its store was built
@@ -77,9 +77,13 @@ pub async fn serve_http<G: GatewayFromEnv>(endpoint: Endpoint) -> Result<(), lam
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         let context = InvocationContext::of_http(&req);
-        let response = measured(app, endpoint.route(), context, http::handle(app, endpoint, req), |r| {
-            r.status().as_u16()
-        })
+        let response = measured(
+            Some(app),
+            endpoint.route(),
+            context,
+            http::handle(app, endpoint, req),
+            |r| r.status().as_u16(),
+        )
         .await;
         Ok::<_, Infallible>(response)
     }))
@@ -89,17 +93,18 @@ pub async fn serve_http<G: GatewayFromEnv>(endpoint: Endpoint) -> Result<(), lam
 /// Runs one invocation's work inside its log context ([`telemetry::InvocationContext`]: every
 /// log line carries the request ids, the trace id and whether it is the container's first), and
 /// writes its metric line ([`metrics`]): its duration, what it asked of DynamoDB (one invocation
-/// at a time per container, so the store's usage before and after is this invocation's), its
-/// status and whether it was a cold start.
+/// at a time per container, so the store's usage before and after is this invocation's; none for
+/// a function without an `app`, the console), its status and whether it was a cold start.
 async fn measured<T>(
-    app: &App,
+    app: Option<&App>,
     route: &str,
     context: InvocationContext,
     work: impl std::future::Future<Output = T>,
     status_of: impl Fn(&T) -> u16,
 ) -> T {
     let started = Instant::now();
-    let before = app.store.usage();
+    let usage = || app.map(|app| app.store.usage()).unwrap_or_default();
+    let before = usage();
     let request_id = context.request_id().to_owned();
     let cold_start = context.cold_start;
     let answer = telemetry::in_context(context, work).await;
@@ -108,7 +113,7 @@ async fn measured<T>(
         request_id: &request_id,
         status: status_of(&answer),
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        usage: app.store.usage() - before,
+        usage: usage() - before,
         cold_start,
     });
     answer
@@ -124,7 +129,7 @@ pub async fn serve_websocket<G: GatewayFromEnv>(route: WsRoute) -> Result<(), la
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             let context = InvocationContext::new(&event.context, event.payload.request_context.request_id.clone());
             let work = ws::handle(app, route, event.payload);
-            let response = measured(app, route.key(), context, work, |r| r.status_code as u16).await;
+            let response = measured(Some(app), route.key(), context, work, |r| r.status_code as u16).await;
             Ok::<_, Infallible>(response)
         },
     ))
@@ -152,9 +157,15 @@ pub async fn serve_cleanup() -> Result<(), lambda_runtime::Error> {
             let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
             let deadline = Instant::now() + remaining.saturating_sub(DEADLINE_MARGIN);
             let work = cleanup(app, Timestamp::now(), deadline);
-            measured(app, "cleanup", context, work, |r| if r.is_ok() { 200 } else { 500 })
-                .await
-                .map_err(lambda_runtime::Error::from)
+            measured(
+                Some(app),
+                "cleanup",
+                context,
+                work,
+                |r| if r.is_ok() { 200 } else { 500 },
+            )
+            .await
+            .map_err(lambda_runtime::Error::from)
         },
     ))
     .await
@@ -175,7 +186,7 @@ pub async fn serve_events() -> Result<(), lambda_runtime::Error> {
         move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
             let context = InvocationContext::new(&event.context, None);
             let work = super::stream::handle_batch(app, bus, event.payload);
-            let (response, _) = measured(app, "stream", context, work, |(r, _)| {
+            let (response, _) = measured(Some(app), "stream", context, work, |(r, _)| {
                 if r.batch_item_failures.is_empty() {
                     200
                 } else {
@@ -204,18 +215,10 @@ pub async fn serve_console() -> Result<(), lambda_http::Error> {
     lambda_http::run(service_fn(move |req: Request| async move {
         let context = InvocationContext::of_http(&req);
         let route = console_route(&req).unwrap_or("console");
-        let started = Instant::now();
-        let request_id = context.request_id().to_owned();
-        let cold_start = context.cold_start;
-        let response = telemetry::in_context(context, async { console_response(settings, &req) }).await;
-        metrics::emit(&Invocation {
-            route,
-            request_id: &request_id,
-            status: response.status().as_u16(),
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            usage: UsageSnapshot::default(),
-            cold_start,
-        });
+        let response = measured(None, route, context, async { console_response(settings, &req) }, |r| {
+            r.status().as_u16()
+        })
+        .await;
         Ok::<_, Infallible>(response)
     }))
     .await
@@ -235,20 +238,7 @@ pub fn console_response(settings: &ConsoleSettings, req: &Request) -> Response<B
         .then(|| console::answer(&path, if_none_match, settings))
         .flatten();
     let response = match answer {
-        Some(answer) => {
-            let mut response = Response::new(if answer.body.is_empty() {
-                Body::Empty
-            } else {
-                Body::Text(answer.body)
-            });
-            *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-            for (name, value) in answer.headers {
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    response.headers_mut().insert(HeaderName::from_static(name), value);
-                }
-            }
-            response
-        }
+        Some(answer) => answer.into_response(),
         None => {
             let error = ApiError::not_found(format!("There is no route {} {path}.", req.method()));
             envelope::failure(&request_id, &error)
