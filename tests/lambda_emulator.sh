@@ -2,7 +2,10 @@
 # The real function binaries, run as Lambda runs them: builds them (release), starts them under
 # `cargo lambda watch` (cargo-lambda's Lambda runtime emulator, from PyPI), and invokes every
 # events/*.json with `cargo lambda invoke --data-file`, in the order of tests/emulator_scenario.json,
-# checking each answer's status and envelope code. The store is moto's DynamoDB-protocol server,
+# checking each answer's status and envelope code, and that the invocation goes by one id: the
+# fixture's `requestContext.requestId` (API Gateway's; Lambda's for the cleanup and the presence
+# events) in the envelope's `ext.requestId`, in every log line of the invocation and in its metric
+# line, in target/lambda-watch.log. The store is moto's DynamoDB-protocol server,
 # seeded with the demo data by `local-api --seed-only`. Prints each function's first (cold) and
 # warm invoke times as the emulator shows them. Run by .ci/run.
 set -euo pipefail
@@ -37,7 +40,7 @@ cargo run --quiet -p local-api -- --store dynamodb --seed-only
 
 port=$(free_port)
 env_vars="DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT,AWS_REGION=$AWS_REGION,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test"
-env_vars+=",AWS_EC2_METADATA_DISABLED=true,PAGE_TOKEN_KEY=emulator-page-token-key,LOG_LEVEL=debug"
+env_vars+=",AWS_EC2_METADATA_DISABLED=true,PAGE_TOKEN_KEY=emulator-page-token-key,LOG_LEVEL=trace"
 # moto serves the API Gateway Management API too, behind the same proxy. The cleanup ends the
 # demo's sessions not seen for a minute and deletes those ended a day ago, so that its writes are
 # traced too (the demo's online sessions were last seen up to five minutes ago).
@@ -64,10 +67,68 @@ invoke() { # function, event file, output file; prints milliseconds
   echo $(((ended - started) / 1000000))
 }
 
+# One id per invocation: prints "ok", or what differs. The invocation's lines are those written to
+# the watch log since `offset` under the Lambda request id of the one metric line written since.
+check_ids() { # event file, answer file, offset
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys, time
+event_file, answer_file, offset = sys.argv[1], sys.argv[2], int(sys.argv[3])
+api_id = (json.load(open(event_file)).get("requestContext") or {}).get("requestId")
+
+def new_lines():
+    with open("target/lambda-watch.log", "rb") as log:
+        log.seek(offset)
+        text = log.read().decode("utf-8", "replace")
+    lines = []
+    for line in text.splitlines():
+        start = line.find("{")
+        if start >= 0:
+            try:
+                lines.append(json.loads(line[start:]))
+            except ValueError:
+                pass
+    return lines
+
+for _ in range(50):  # the lines are written before the answer; a moment's grace all the same
+    lines = new_lines()
+    metrics = [line for line in lines if isinstance(line, dict) and "_aws" in line]
+    if metrics:
+        break
+    time.sleep(0.1)
+if len(metrics) != 1:
+    sys.exit(print(f"{len(metrics)} metric lines"))
+metric = metrics[0]
+lambda_id = metric.get("function_request_id")
+expected = api_id or lambda_id
+problems = []
+if not lambda_id:
+    problems.append("no function_request_id on the metric line")
+if metric.get("requestId") != expected:
+    problems.append(f"metric requestId {metric.get('requestId')}")
+logged = [line for line in lines if isinstance(line, dict) and "_aws" not in line and line.get("function_request_id") == lambda_id]
+if not logged:
+    problems.append("no log line of the invocation")
+for line in logged:
+    if line.get("requestId") != expected:
+        problems.append(f"log line {line.get('message')!r} requestId {line.get('requestId')}")
+        break
+answer = json.load(open(answer_file))
+try:
+    body = json.loads(answer.get("body") or "null") if "statusCode" in answer else None
+except ValueError:
+    body = None
+ext = body.get("ext") if isinstance(body, dict) else None
+if isinstance(ext, dict) and ext.get("requestId") != expected:
+    problems.append(f"ext.requestId {ext.get('requestId')}")
+print(f"expected {expected}: " + "; ".join(problems) if problems else "ok")
+PY
+}
+
 declare -A first_ms
 failures=0
 out=target/lambda-invoke.json
 while read -r event function status code; do
+  offset=$(stat -c %s target/lambda-watch.log)
   ms=$(invoke "$function" "events/$event" "$out")
   [ -n "${first_ms[$function]:-}" ] || first_ms[$function]=$ms
   # The answer: an API Gateway response (status, and the envelope's code or the notice's type in
@@ -104,6 +165,11 @@ PY
     cat "$out"
     failures=$((failures + 1))
   fi
+  ids=$(check_ids "events/$event" "$out" "$offset")
+  if [ "$ids" != ok ]; then
+    printf 'FAIL  %-36s %-15s not one request id: %s\n' "$event" "$function" "$ids"
+    failures=$((failures + 1))
+  fi
 done <<<"$steps"
 
 echo "== invoke times (cargo lambda invoke, end to end): first (the process starts) and warm"
@@ -123,5 +189,7 @@ fi
 echo "every fixture answered as expected under the emulator"
 echo "== IAM: every action each function performed is granted by template.yaml (tests/iam_check.py)"
 .venv/bin/python tests/iam_check.py --template template.yaml --trace "$STRICT_DYNAMODB_TRACE" --require-functions all
-# The functions logged at debug, every fixture's token among the requests: none may be in the log.
+# The functions logged at trace (the most LOG_LEVEL allows; lambda_runtime, which would log every
+# raw event there, is capped at debug: telemetry::level_filter), every fixture's token among the
+# requests: none may be in the log.
 infra/scripts/check-secrets.sh target/lambda-watch.log

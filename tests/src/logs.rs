@@ -84,6 +84,23 @@ pub fn captured() -> String {
     String::from_utf8_lossy(&sink().memory.lock().unwrap()).into_owned()
 }
 
+/// Every line logged since [`capture`], as the JSON object it is.
+pub fn captured_lines() -> Vec<serde_json::Value> {
+    captured()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The lines an invocation logged: those whose `function_request_id` (the Lambda request id, on
+/// every line logged inside an invocation, `message_center::lambda::telemetry`) is `id`.
+pub fn invocation_lines(function_request_id: &str) -> Vec<serde_json::Value> {
+    captured_lines()
+        .into_iter()
+        .filter(|line| line["function_request_id"] == function_request_id)
+        .collect()
+}
+
 /// Lists a raw token for the scan of every suite's logs, and starts capturing.
 pub fn remember_token(token: &str) {
     let (seen, file) = &mut *sink().tokens.lock().unwrap();

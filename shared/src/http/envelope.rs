@@ -10,13 +10,13 @@ use serde_json::value::RawValue;
 use crate::domain::error::{ApiError, ErrorKind, RATE_LIMIT_RETRY_AFTER_SECS, RETRY_AFTER_SECS};
 use crate::domain::Timestamp;
 
-/// The id that ties a response to its log lines: API Gateway's request id when there is one,
-/// else the Lambda invocation's, else the caller's `x-request-id`, else a fresh one.
+/// The id that ties a response to its log lines and its metric line: API Gateway's request id
+/// when there is one ([`api_request_id`]), else the Lambda invocation's (in a function, the same
+/// id as its log lines' `requestId`, `crate::lambda::telemetry`), else (outside Lambda: the local
+/// API, tests) the caller's `x-request-id`, else a fresh one.
 pub fn request_id(req: &Request) -> String {
-    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) = req.request_context_ref() {
-        if let Some(id) = &context.request_id {
-            return id.clone();
-        }
+    if let Some(id) = api_request_id(req) {
+        return id.to_owned();
     }
     if let Some(context) = req.lambda_context_ref() {
         if !context.request_id.is_empty() {
@@ -29,6 +29,17 @@ pub fn request_id(req: &Request) -> String {
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_owned)
         .unwrap_or_else(|| ulid::Ulid::new().to_string())
+}
+
+/// API Gateway's id of the request (`requestContext.requestId` of an HTTP API event), if it has
+/// a non-empty one.
+pub fn api_request_id(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => {
+            context.request_id.as_deref().filter(|id| !id.is_empty())
+        }
+        _ => None,
+    }
 }
 
 /// The envelope, fields in the contract's order.
@@ -180,6 +191,34 @@ mod tests {
             text.starts_with(r#"{"code":"S","msg":"success","data":{"total":"3"},"datetime":""#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_request_id_is_api_gateways_else_lambdas_else_the_callers() {
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+        use lambda_http::request::RequestContext;
+
+        let request = |api_id: Option<&str>, lambda_id: &str| {
+            let mut context = ApiGatewayV2httpRequestContext::default();
+            context.request_id = api_id.map(str::to_owned);
+            let mut lambda = lambda_http::Context::default();
+            lambda.request_id = lambda_id.to_owned();
+            let mut req = Request::default()
+                .with_request_context(RequestContext::ApiGatewayV2(context))
+                .with_lambda_context(lambda);
+            req.headers_mut()
+                .insert("x-request-id", HeaderValue::from_static("caller-1"));
+            req
+        };
+        assert_eq!(request_id(&request(Some("apigw-1"), "lambda-1")), "apigw-1");
+        assert_eq!(request_id(&request(None, "lambda-1")), "lambda-1");
+        assert_eq!(
+            request_id(&request(Some(""), "lambda-1")),
+            "lambda-1",
+            "an empty id is no id"
+        );
+        assert_eq!(api_request_id(&request(Some(""), "lambda-1")), None);
+        assert_eq!(request_id(&request(Some(""), "")), "caller-1", "outside Lambda");
     }
 
     #[test]

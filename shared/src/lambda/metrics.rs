@@ -2,8 +2,10 @@
 //! per invocation on stdout, which CloudWatch Logs turns into metrics in the namespace
 //! `MessageCenterOnline`, by `Route`: `Duration` (ms), `DynamoDbCalls`, `ItemsRead`,
 //! `ItemsWritten`, `Errors` (1 for a 5xx) and `ColdStart` (1 on a container's first invocation).
-//! A dashboard or an alarm needs no code. `Status` and
-//! `requestId` ride along as properties, for Logs Insights.
+//! A dashboard or an alarm needs no code. `Status`, `requestId` (the invocation's one id: API
+//! Gateway's request id, else Lambda's, the same as the envelope's `ext.requestId` and the log
+//! lines' `requestId`) and `function_request_id` (Lambda's) ride along as properties, for Logs
+//! Insights.
 
 use serde_json::json;
 
@@ -19,7 +21,10 @@ pub struct Invocation<'a> {
     /// The route as API Gateway names it (`GET /api/v1/message/center/online`, `$connect`), or
     /// `cleanup`.
     pub route: &'a str,
+    /// The invocation's id ([`super::telemetry::InvocationContext::request_id`]).
     pub request_id: &'a str,
+    /// Lambda's request id.
+    pub function_request_id: &'a str,
     pub status: u16,
     pub duration_ms: f64,
     /// What the invocation asked of DynamoDB.
@@ -55,13 +60,29 @@ pub fn emf_line(invocation: &Invocation<'_>, now_ms: i64) -> String {
         "ColdStart": u8::from(invocation.cold_start),
         "Status": invocation.status,
         "requestId": invocation.request_id,
+        "function_request_id": invocation.function_request_id,
     })
     .to_string()
 }
 
-/// Writes the invocation's EMF line to stdout (the function's CloudWatch log stream).
-pub fn emit(invocation: &Invocation<'_>) {
-    println!("{}", emf_line(invocation, Timestamp::now().millis()));
+/// Where the metric lines go: [`Stdout`] in every function; a test passes its own, to read them.
+pub trait MetricSink: Sync {
+    /// Writes one line (without its line break).
+    fn write_line(&self, line: &str);
+}
+
+/// The function's stdout: its CloudWatch log stream, where CloudWatch reads EMF lines.
+pub struct Stdout;
+
+impl MetricSink for Stdout {
+    fn write_line(&self, line: &str) {
+        println!("{line}");
+    }
+}
+
+/// Writes the invocation's EMF line to `sink`.
+pub fn emit(invocation: &Invocation<'_>, sink: &dyn MetricSink) {
+    sink.write_line(&emf_line(invocation, Timestamp::now().millis()));
 }
 
 #[cfg(test)]
@@ -74,6 +95,7 @@ mod tests {
             &Invocation {
                 route: "GET /api/v1/message/center/online",
                 request_id: "req-1",
+                function_request_id: "lambda-req-1",
                 status: 503,
                 duration_ms: 12.3456,
                 usage: UsageSnapshot {
@@ -109,5 +131,7 @@ mod tests {
             ),
             (Some(12.346), Some(12), Some(1), Some(1))
         );
+        assert_eq!(value["requestId"], "req-1");
+        assert_eq!(value["function_request_id"], "lambda-req-1");
     }
 }

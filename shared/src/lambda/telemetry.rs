@@ -9,13 +9,20 @@
 //! | `service` | `message-center-online` |
 //! | `function_name` | `AWS_LAMBDA_FUNCTION_NAME` (absent outside Lambda) |
 //! | `cold_start` | `true` on the first invocation of a container |
+//! | `requestId` | the invocation's one id: API Gateway's request id on the HTTP and WebSocket routes, Lambda's on the others (cleanup, presence events) |
 //! | `function_request_id` | the Lambda request id |
-//! | `api_request_id` | API Gateway's request id (HTTP and WebSocket routes) |
 //! | `xray_trace_id` | the X-Ray trace id, when tracing is on |
 //!
+//! `requestId` is the key to search by: the same id is the envelope's `ext.requestId` (what a
+//! caller quotes), the metric line's `requestId` ([`super::metrics`]) and, for API Gateway's
+//! calls, the `requestId` of its access logs; Lambda's id is beside it, under Powertools' name.
+//! No separate `api_request_id`: it would repeat `requestId` on API Gateway's calls and be
+//! missing on the others, two keys for one id. The invocation's context wins over a `requestId`
+//! an event names itself, so every line of an invocation carries the same one.
+//!
 //! The invocation's keys come from [`in_context`], which the runtime wraps around each
-//! invocation ([`super::runtime`]); lines logged outside one (start-up) carry `service` and
-//! `function_name` alone.
+//! invocation ([`super::runtime`]); lines logged outside one (start-up, the local API) carry
+//! `service` and `function_name` alone, and an event's own `requestId` if it names one.
 //!
 //! `LOG_LEVEL` takes a level (`debug`) or per-target levels (`message_center=debug,warn`), read by
 //! tracing-subscriber's `Targets` filter: the same syntax as `RUST_LOG` without its regular
@@ -36,14 +43,44 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::http::envelope;
+
 /// The `service` of every log line and metric.
 pub const SERVICE: &str = "message-center-online";
 
-/// The filter `LOG_LEVEL` names; `info` when it is unset or unreadable.
+/// The crates that log whole events at TRACE: lambda_runtime writes every event it receives ("raw
+/// JSON event received from Lambda"), `Authorization` header and WebSocket `?token=` included.
+/// They are capped at DEBUG whatever `LOG_LEVEL` says (see [`level_filter`]).
+pub const RAW_EVENT_TARGETS: [&str; 3] = ["lambda_runtime", "lambda_runtime_api_client", "lambda_http"];
+
+/// The filter `LOG_LEVEL` names (`info` when it is unset or unreadable), with the
+/// [`RAW_EVENT_TARGETS`] never more verbose than DEBUG: `trace`, even `lambda_runtime=trace`, logs
+/// no raw event, so no configuration writes a token to the logs.
 pub fn level_filter(log_level: Option<&str>) -> Targets {
-    log_level
+    let asked = log_level
         .and_then(|level| Targets::from_str(level).ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let logs_raw_events = |target: &str| {
+        RAW_EVENT_TARGETS
+            .iter()
+            .any(|raw| target == *raw || target.strip_prefix(raw).is_some_and(|rest| rest.starts_with("::")))
+    };
+    let mut capped = Targets::new().with_default(asked.default_level().unwrap_or(LevelFilter::OFF));
+    for (target, level) in asked.iter() {
+        let level = if logs_raw_events(target) {
+            level.min(LevelFilter::DEBUG)
+        } else {
+            level
+        };
+        capped = capped.with_target(target, level);
+    }
+    for raw in RAW_EVENT_TARGETS {
+        let named = asked.iter().any(|(target, _)| target == raw);
+        if !named && asked.would_enable(raw, &tracing::Level::TRACE) {
+            capped = capped.with_target(raw, LevelFilter::DEBUG);
+        }
+    }
+    capped
 }
 
 /// Installs the JSON subscriber once; later calls do nothing.
@@ -58,7 +95,9 @@ pub fn init() {
 pub struct InvocationContext {
     /// The container's first invocation.
     pub cold_start: bool,
+    /// Lambda's request id.
     pub function_request_id: String,
+    /// API Gateway's request id (HTTP and WebSocket routes), never empty.
     pub api_request_id: Option<String>,
     pub xray_trace_id: Option<String>,
 }
@@ -78,19 +117,19 @@ impl InvocationContext {
         }
     }
 
-    /// The context of an HTTP invocation, from what lambda_http attached to the request.
+    /// The context of an HTTP invocation, from what lambda_http attached to the request: API
+    /// Gateway's id as the envelope reads it ([`envelope::api_request_id`]), so both name the
+    /// request alike.
     pub fn of_http(req: &Request) -> Self {
-        let api_request_id = match req.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
-            _ => None,
-        };
+        let api_request_id = envelope::api_request_id(req).map(str::to_owned);
         match req.lambda_context_ref() {
             Some(lambda) => InvocationContext::new(lambda, api_request_id),
             None => InvocationContext::new(&lambda_runtime::Context::default(), api_request_id),
         }
     }
 
-    /// The id a metric line names the invocation by: API Gateway's, else Lambda's.
+    /// The invocation's one id, its log lines' and metric line's `requestId` and its envelope's
+    /// `ext.requestId`: API Gateway's, else Lambda's.
     pub fn request_id(&self) -> &str {
         self.api_request_id.as_deref().unwrap_or(&self.function_request_id)
     }
@@ -135,13 +174,11 @@ impl JsonLines {
         }
         if let Some(context) = context {
             line.insert("cold_start".into(), context.cold_start.into());
+            line.insert("requestId".into(), context.request_id().into());
             line.insert(
                 "function_request_id".into(),
                 context.function_request_id.as_str().into(),
             );
-            if let Some(id) = &context.api_request_id {
-                line.insert("api_request_id".into(), id.as_str().into());
-            }
             if let Some(id) = &context.xray_trace_id {
                 line.insert("xray_trace_id".into(), id.as_str().into());
             }
@@ -238,10 +275,21 @@ mod tests {
             api_request_id: Some("api-req-1".into()),
             xray_trace_id: Some("Root=1-abc".into()),
         };
-        in_context(context, async { tracing::warn!(durationMs = 1.5, "inside") }).await;
+        in_context(context, async {
+            tracing::warn!(durationMs = 1.5, "inside");
+            tracing::info!(requestId = "something-else", "naming another id");
+        })
+        .await;
+        let event_driven = InvocationContext {
+            cold_start: false,
+            function_request_id: "lambda-req-2".into(),
+            api_request_id: None,
+            xray_trace_id: None,
+        };
+        in_context(event_driven, async { tracing::info!("no API Gateway") }).await;
 
         let lines = lines(&captured);
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 4);
         let (outside, inside) = (&lines[0], &lines[1]);
         assert_eq!(outside["message"], "before any invocation");
         assert_eq!(outside["status"], 200);
@@ -251,10 +299,60 @@ mod tests {
         assert_eq!(inside["level"], "WARN");
         assert_eq!(inside["durationMs"], 1.5);
         assert_eq!(inside["cold_start"], true);
+        assert_eq!(inside["requestId"], "api-req-1", "API Gateway's id, the envelope's");
         assert_eq!(inside["function_request_id"], "lambda-req-1");
-        assert_eq!(inside["api_request_id"], "api-req-1");
+        assert!(inside.get("api_request_id").is_none(), "one key for one id");
         assert_eq!(inside["xray_trace_id"], "Root=1-abc");
         assert!(inside["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(
+            lines[2]["requestId"], "api-req-1",
+            "every line of an invocation names its id, whatever an event says"
+        );
+        assert_eq!(lines[3]["requestId"], "lambda-req-2", "no API Gateway: Lambda's id");
+        assert_eq!(lines[3]["function_request_id"], "lambda-req-2");
+        assert!(outside.get("requestId").is_none());
+    }
+
+    /// What `level_filter(log_level)` lets through for `target` at `level`.
+    fn enables(log_level: &str, target: &str, level: tracing::Level) -> bool {
+        level_filter(Some(log_level)).would_enable(target, &level)
+    }
+
+    #[test]
+    fn no_log_level_lets_the_runtime_log_raw_events() {
+        use tracing::Level;
+        let raw_event = "lambda_runtime::layers::api_response";
+        for log_level in [
+            "trace",
+            "lambda_runtime=trace",
+            "info,lambda_runtime::layers=trace",
+            "lambda_http=trace,debug",
+        ] {
+            assert!(!enables(log_level, raw_event, Level::TRACE), "{log_level}");
+            assert!(!enables(log_level, "lambda_runtime", Level::TRACE), "{log_level}");
+            assert!(
+                !enables(log_level, "lambda_runtime_api_client", Level::TRACE),
+                "{log_level}"
+            );
+            assert!(!enables(log_level, "lambda_http::request", Level::TRACE), "{log_level}");
+        }
+        // The cap is a ceiling: DEBUG still reaches the runtime when asked for...
+        assert!(enables("trace", raw_event, Level::DEBUG));
+        assert!(enables("warn,lambda_runtime=trace", "lambda_runtime", Level::DEBUG));
+        // ...and never raises it above what was asked.
+        assert!(!enables("warn", "lambda_runtime", Level::INFO));
+        assert!(!enables("lambda_runtime=error", "lambda_runtime", Level::WARN));
+        // Everything else keeps the level asked for, TRACE included.
+        assert!(enables("trace", "message_center::store", Level::TRACE));
+        assert!(enables("message_center=trace,warn", "message_center", Level::TRACE));
+        assert!(!enables("message_center=trace,warn", "aws_smithy_runtime", Level::INFO));
+        assert!(
+            enables("lambda_runtimes=trace", "lambda_runtimes", Level::TRACE),
+            "another crate"
+        );
+        // Unset or unreadable: info.
+        assert!(level_filter(None).would_enable("message_center", &Level::INFO));
+        assert!(!level_filter(Some("loud")).would_enable("message_center", &Level::DEBUG));
     }
 
     #[test]

@@ -50,13 +50,17 @@ impl WsRoute {
     }
 }
 
-/// Answers one WebSocket event, with one log line; a panic is a 500, never a lost answer.
+/// Answers one WebSocket event, with one log line; a panic is a 500, never a lost answer. The
+/// envelope's `ext.requestId` and the log line's `requestId` are the event's
+/// `requestContext.requestId` (API Gateway's; a Lambda function puts Lambda's there when API
+/// Gateway gave none, `crate::lambda::runtime`), else a fresh one.
 pub async fn handle(app: &App, route: WsRoute, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
     let started = Instant::now();
     let context = &event.request_context;
     let request_id = context
         .request_id
         .clone()
+        .filter(|id| !id.is_empty())
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     let connection_id = context.connection_id.clone().unwrap_or_default();
     let now = Timestamp::now();
