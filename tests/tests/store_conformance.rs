@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use message_center::domain::access::{Permission, TenantScope, TokenHash};
+use message_center::domain::access::{Permission, TenantScope, TokenHash, TokenRecord};
 use message_center::domain::{
     select_page, OfflineReason, Paging, Position, Session, SessionId, SessionQuery, StoreError, TenantId, Timestamp,
     UserId,
@@ -110,6 +110,44 @@ pub async fn revoking_tokens_touches_only_the_users_and_counts_once(store: Arc<d
     );
     // A user id under the wrong tenant revokes nothing.
     assert_eq!(store.revoke_user_tokens(&[user(2, 1002)], at(0)).await.unwrap(), 0);
+}
+
+pub async fn a_users_tokens_are_its_own_in_its_tenant(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let mut expired = token("ut-expired-1001", 1, 1001, &[], false);
+    expired.expires_at = Some(at(-60));
+    let mut live = token("ut-live-1001", 1, 1001, &[Permission::List, Permission::Offline], true);
+    live.avatar = Some("https://example.com/a.png".into());
+    live.expires_at = Some(at(3600));
+    let revoked = token("ut-revoked-1001", 1, 1001, &[], false);
+    let others = [
+        token("ut-other-user-1002", 1, 1002, &[], false),
+        // The same user id in another tenant is another user.
+        token("ut-other-tenant-1001", 2, 1001, &[], false),
+    ];
+    for record in [&expired, &live, &revoked].into_iter().chain(&others) {
+        store.put_token(record).await.unwrap();
+    }
+    assert_eq!(store.revoke_user_tokens(&[user(1, 1001)], at(-30)).await.unwrap(), 3);
+    // Put again: `live` and `expired` unrevoked, `revoked` stays revoked.
+    store.put_token(&live).await.unwrap();
+    store.put_token(&expired).await.unwrap();
+    let revoked = TokenRecord {
+        revoked_at: Some(at(-30)),
+        ..revoked
+    };
+
+    let mut expected = vec![expired, live, revoked];
+    expected.sort_by(|a, b| a.hash.cmp(&b.hash));
+    assert_eq!(
+        store.user_tokens(user(1, 1001)).await.unwrap(),
+        expected,
+        "the user's tokens in its tenant, revoked and expired ones included, by hash"
+    );
+    assert_eq!(store.user_tokens(user(2, 1001)).await.unwrap(), vec![others[1].clone()]);
+    assert_eq!(store.user_tokens(user(1, 1002)).await.unwrap(), vec![others[0].clone()]);
+    assert_eq!(store.user_tokens(user(3, 1001)).await.unwrap(), Vec::new());
+    assert_eq!(store.user_tokens(user(1, 1003)).await.unwrap(), Vec::new());
 }
 
 pub async fn opening_a_session_records_it_once(store: Arc<dyn Store>) {
@@ -961,6 +999,7 @@ message_center_tests::both_stores!(
     a_connect_after_its_disconnect_is_refused,
     racing_connects_and_disconnects_leave_exact_counts,
     revoking_tokens_touches_only_the_users_and_counts_once,
+    a_users_tokens_are_its_own_in_its_tenant,
     opening_a_session_records_it_once,
     no_session_is_opened_on_a_revoked_token,
     closing_a_connection_ends_its_session_once,

@@ -7,7 +7,6 @@
 
 pub mod demo;
 pub mod presence;
-pub mod tokens_file;
 pub mod websocket;
 
 use std::net::SocketAddr;

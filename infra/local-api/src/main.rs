@@ -7,8 +7,8 @@ use clap::{Parser, ValueEnum};
 use std::time::Duration;
 
 use local_api::presence::{Feed, StreamReader};
-use local_api::{demo, tokens_file, CleanupSchedule, Options};
-use message_center::domain::Timestamp;
+use local_api::{demo, CleanupSchedule, Options};
+use message_center::domain::{token_file, Timestamp};
 use message_center::http::cors::CorsPolicy;
 use message_center::http::BASE_PATH;
 use message_center::lambda::aws::{
@@ -100,7 +100,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     if let Some(path) = &args.tokens {
-        let records = tokens_file::read(path)?;
+        // The format `mco-tokens put` reads too (`message_center::domain::token_file`).
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let records = token_file::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for record in &records {
             store.put_token(record).await?;
         }

@@ -1,7 +1,8 @@
 //! The service's vocabulary, free of any transport or storage: ids, times, sessions, who may do
-//! what ([`access`]), the errors callers see, the one implementation of filtering, ordering and
-//! paging that every store shares, page cursors, and the time budget of long work. The bottom
-//! layer: nothing here imports another module of the crate.
+//! what ([`access`]) and the token-records file that seeds it ([`token_file`]), the errors callers
+//! see, the one implementation of filtering, ordering and paging that every store shares, page
+//! cursors, and the time budget of long work. The bottom layer: nothing here imports another
+//! module of the crate.
 
 pub mod access;
 pub mod audit;
@@ -16,6 +17,7 @@ pub mod page_token;
 pub mod plan;
 pub mod session;
 pub mod time;
+pub mod token_file;
 
 pub use access::{Caller, Permission, TenantScope, TokenHash, TokenRecord};
 pub use audit::{select_audit_page, AuditPage, AuditQuery, AuditRecord};

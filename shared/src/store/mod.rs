@@ -82,6 +82,7 @@
 //! | old ended sessions (cleanup) | Query `endedByShard` with `offlineDate < cutoff` per shard | old items read |
 //! | token by hash (every request) | GetItem `tokenHash` | 1 item |
 //! | a user's / tenant's tokens (revocation) | Query `byUser` / `byTenant` | tokens of the user / tenant |
+//! | a user's tokens (the operator's listing) | Query `byUser`, then BatchGetItem of those hashes, consistent | tokens of the user, twice |
 //! | many users of one tenant (forced offline by `USER` ids) | Query `byTenant` and `onlineByTenant` once, kept in memory by user | the tenant's tokens and online sessions |
 //! | expired tokens (cleanup) | Query `expiryByShard` with `expiresAt < now` per shard | expired items read |
 //! | write an audit record once per tenant and request id | TransactWriteItems: the record, and the request's marker put with `attribute_not_exists` | 2 writes |
@@ -284,6 +285,12 @@ pub trait TokenStore: Send + Sync {
 
     /// The records of those of these tokens that exist (revoked and expired ones included).
     async fn tokens(&self, hashes: &[TokenHash]) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Every token of `user` in its tenant (revoked and expired ones included, until the cleanup
+    /// deletes them), by hash: the operator's listing (`mco-tokens list`). DynamoDB finds them
+    /// through the `byUser` index, eventually consistent, so a token put a moment ago may be
+    /// missing; the records themselves are read from the table, consistently.
+    async fn user_tokens(&self, user: UserRef) -> Result<Vec<TokenRecord>, StoreError>;
 }
 
 /// Sessions and their connections: presence (connect, heartbeat, disconnect) and the reads that

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::calls::{build_error, random_below, retry_conflicts, sdk_error, write_mark, CounterChange, Write};
-use super::codec::{connection_key, counter_key, n, s, session_key, shard_of, token_from, CONNECTION_TTL_SECS};
-use super::schema::{attr, index, SESSIONS_TTL_ATTRIBUTE};
+use super::codec::{connection_key, counter_key, n, s, session_key, shard_of, CONNECTION_TTL_SECS};
+use super::schema::{attr, SESSIONS_TTL_ATTRIBUTE};
 use super::{DynamoStore, Item, COUNTER_SHARDS};
 use crate::domain::access::TokenRecord;
 use crate::domain::error::StoreError;
@@ -177,21 +177,10 @@ impl DynamoStore {
         })
     }
 
+    /// Revokes the tokens of `user` in its tenant that the `byUser` index shows
+    /// ([`DynamoStore::indexed_user_tokens`]); how many this call revoked.
     pub(super) async fn revoke_tokens_of(&self, user: UserRef, at: Timestamp) -> Result<u64, StoreError> {
-        let items = self
-            .query_all(
-                self.query_tokens()
-                    .index_name(index::TOKENS_BY_USER)
-                    .key_condition_expression("#u = :u")
-                    .expression_attribute_names("#u", attr::USER_ID)
-                    .expression_attribute_values(":u", n(user.user_id.get())),
-            )
-            .await?;
-        let tokens = items
-            .iter()
-            .map(token_from)
-            .filter(|token| token.as_ref().map_or(true, |t| t.tenant_id == user.tenant_id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tokens = self.indexed_user_tokens(user).await?;
         self.revoke_tokens(tokens, at).await
     }
 

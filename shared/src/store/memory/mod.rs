@@ -142,6 +142,18 @@ impl TokenStore for MemoryStore {
             .filter_map(|hash| state.tokens.get(hash).cloned())
             .collect())
     }
+
+    async fn user_tokens(&self, user: UserRef) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut found: Vec<TokenRecord> = self
+            .read()
+            .tokens
+            .values()
+            .filter(|t| t.user_id == user.user_id && t.tenant_id == user.tenant_id)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.hash.cmp(&b.hash));
+        Ok(found)
+    }
 }
 
 #[async_trait]
